@@ -1,0 +1,125 @@
+# Makefile - builds build/tickpipe, its tests and its benchmarks.
+#
+#   make                      build/tickpipe
+#   make test                 build and run every test; non-zero exit on any failure
+#   make bench                build and run the benchmarks (perf/)
+#   make SAN=address,undefined test   sanitizer build in build-address-undefined/
+#   make SAN=thread test-rings        ring/concurrency tests under TSan
+#   make V=1                  show full command lines
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+LDFLAGS ?=
+SAN     ?=
+comma   := ,
+
+ifeq ($(SAN),)
+BUILD   ?= build
+else
+BUILD   ?= build-$(subst $(comma),-,$(SAN))
+CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=$(SAN) -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SAN)
+ifneq ($(findstring thread,$(SAN)),)
+# TSan does not model atomic_thread_fence. Our only fence orders two atomics
+# in the doorbell handshake (rings/wait.h); payloads are published by
+# acquire/release on the ring indices, which TSan does check.
+CFLAGS  += -Wno-tsan
+endif
+endif
+
+ifeq ($(V),1)
+Q :=
+quiet = @true
+else
+Q := @
+quiet = @printf '  %-7s %s\n' '$(1)' '$(2)'
+endif
+
+TP_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP -I.
+LIBS      := -lcjson -lm -lpthread
+# jemalloc is the allocator of the binary (start-up and cold paths); the
+# sanitizers bring their own allocator, so sanitizer builds leave it out.
+ifeq ($(SAN),)
+MALLOC_LIBS := -ljemalloc
+endif
+
+LIB_SRCS   := $(sort $(wildcard rings/*.c monitor/*.c config/*.c stages/*.c feed/*.c exec/*.c))
+TOOL_SRCS  := $(sort $(wildcard tools/*.c))
+PERF_SRCS  := $(sort $(wildcard perf/*.c))
+TEST_SRCS  := $(sort $(wildcard tests/test_*.c))
+TSUP_SRCS  := $(sort $(wildcard tests/support_*.c))
+
+LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+TOOL_OBJS  := $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o)
+PERF_OBJS  := $(PERF_SRCS:%.c=$(BUILD)/obj/%.o)
+TSUP_OBJS  := $(TSUP_SRCS:%.c=$(BUILD)/obj/%.o)
+TESTS      := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+LIBTP      := $(BUILD)/libtickpipe.a
+
+# The tests that exercise concurrency; `make SAN=thread test-rings` runs these.
+RING_TESTS := $(filter $(BUILD)/tests/test_ring $(BUILD)/tests/test_bring \
+                       $(BUILD)/tests/test_wait $(BUILD)/tests/test_seg,$(TESTS))
+
+# Benchmark peers (libck-dev, dpdk-dev) are linked into the benchmark binary
+# only, never into build/tickpipe. Recursive (=) so pkg-config runs after the
+# dependency check has installed them.
+PERF_CFLAGS = $(shell pkg-config --cflags ck 2>/dev/null) \
+               $(filter-out -march=%,$(shell pkg-config --cflags libdpdk 2>/dev/null))
+PERF_LIBS   = $(shell pkg-config --libs ck 2>/dev/null || echo -lck) -lrte_ring -lrte_eal
+
+DEPS_OK := $(BUILD)/.deps-ok
+
+.PHONY: all test test-rings bench clean deps
+all: $(BUILD)/tickpipe $(BUILD)/tickpipe-bench
+
+deps: $(DEPS_OK)
+$(DEPS_OK): tools/install-deps.sh
+	$(Q)mkdir -p $(@D)
+	$(Q)sh tools/install-deps.sh
+	$(Q)touch $@
+
+$(BUILD)/obj/perf/%.o: perf/%.c | $(DEPS_OK)
+	$(call quiet,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(TP_CFLAGS) $(PERF_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_OK)
+	$(call quiet,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(TP_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBTP): $(LIB_OBJS)
+	$(call quiet,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tickpipe: $(TOOL_OBJS) $(LIBTP)
+	$(call quiet,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(LIBTP) $(LIBS) $(MALLOC_LIBS)
+
+$(BUILD)/tickpipe-bench: $(PERF_OBJS) $(LIBTP)
+	$(call quiet,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(PERF_OBJS) $(LIBTP) $(PERF_LIBS) $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TSUP_OBJS) $(LIBTP)
+	$(call quiet,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TSUP_OBJS) $(LIBTP) -lcmocka $(LIBS)
+
+# Each test runs from the repository root; the first failure stops `make test`.
+test: $(TESTS) $(BUILD)/tickpipe
+	$(Q)set -e; for t in $(TESTS); do \
+		printf '== %s\n' "$$t"; TP_BUILD=$(BUILD) $$t; done; \
+	printf '== all %d test programs passed (%s)\n' $(words $(TESTS)) $(BUILD)
+
+test-rings: $(RING_TESTS)
+	$(Q)set -e; for t in $(RING_TESTS); do \
+		printf '== %s\n' "$$t"; TP_BUILD=$(BUILD) $$t; done
+
+bench: $(BUILD)/tickpipe $(BUILD)/tickpipe-bench
+	$(Q)$(BUILD)/tickpipe bench ring
+
+clean:
+	rm -rf build build-*
+
+.SECONDARY:
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

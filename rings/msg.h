@@ -1,0 +1,106 @@
+/* msg.h - the message ABI shared by every stage: common header, fixed-point types
+ *
+ * Everything here is laid out in shared memory and read by other processes,
+ * so it is an ABI: fixed-width types, explicit padding, a _Static_assert on
+ * every size and offset. Bump MSG_ABI_VERSION (and so the segment's ABI
+ * version) on any change.
+ */
+#ifndef TP_MSG_H
+#define TP_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MSG_ABI_VERSION 1
+
+/* Prices and quantities are fixed-point integers: value = mantissa * 10^-scale,
+ * with the scale stored per symbol in the symbol table. Never floating point. */
+typedef int64_t px_t;   /* price mantissa */
+typedef int64_t qty_t;  /* quantity mantissa */
+
+#define PX_SCALE_MAX 12
+
+/* Message types, one per flow of the pipeline (DESIGN section 1). */
+enum msg_type {
+	MSG_NONE = 0,
+	MSG_RAW = 1,        /* raw feed record (byte ring) */
+	MSG_MD = 2,         /* normalized market-data event */
+	MSG_FV = 3,         /* feature vector */
+	MSG_PRED = 4,       /* per-horizon predictions */
+	MSG_DECISION = 5,   /* arbitration / gating decision */
+	MSG_INTENT = 6,     /* sized order intent */
+	MSG_ORDER = 7,      /* risk-approved order */
+	MSG_REPORT = 8,     /* execution report */
+	MSG_TEST = 15,      /* test and benchmark payloads */
+	MSG_TYPE_MAX = 16,
+};
+
+/* Header flags. */
+#define MSG_F_REPLAY   (1u << 0)  /* originated from a capture replay */
+#define MSG_F_WARMUP   (1u << 1)  /* produced while a stage was warming up */
+#define MSG_F_FLUSH    (1u << 2)  /* end-of-stream marker: drain and stop */
+
+/* The common header that starts every message, in every ring.
+ * Timestamps are in clock ticks of the segment's clock (see monitor/tsc.h):
+ * TSC cycles, or nanoseconds when the clock_gettime fallback is in use. */
+struct msg_hdr {
+	uint64_t seq;            /* producer sequence number, monotonic per ring, from 1 */
+	uint64_t ingress_tick;   /* when the originating raw record entered the host */
+	uint64_t enqueue_tick;   /* when this message was enqueued on this ring */
+	uint32_t symbol_id;      /* dense symbol id, 0 = none */
+	uint16_t type;           /* enum msg_type */
+	uint16_t flags;          /* MSG_F_* */
+};
+
+_Static_assert(sizeof(struct msg_hdr) == 32, "msg_hdr is 32 bytes");
+_Static_assert(offsetof(struct msg_hdr, seq) == 0, "msg_hdr.seq offset");
+_Static_assert(offsetof(struct msg_hdr, ingress_tick) == 8, "msg_hdr.ingress_tick offset");
+_Static_assert(offsetof(struct msg_hdr, enqueue_tick) == 16, "msg_hdr.enqueue_tick offset");
+_Static_assert(offsetof(struct msg_hdr, symbol_id) == 24, "msg_hdr.symbol_id offset");
+_Static_assert(offsetof(struct msg_hdr, type) == 28, "msg_hdr.type offset");
+_Static_assert(offsetof(struct msg_hdr, flags) == 30, "msg_hdr.flags offset");
+
+/* The header of a raw feed record in the byte ring; the venue bytes follow. */
+struct msg_raw {
+	struct msg_hdr hdr;
+	uint64_t recv_ns;        /* receive time from the capture (or live socket), unix ns */
+	uint32_t source_id;      /* feed source within the pipeline */
+	uint32_t len;            /* payload bytes that follow */
+};
+
+_Static_assert(sizeof(struct msg_raw) == 48, "msg_raw is 48 bytes");
+_Static_assert(offsetof(struct msg_raw, recv_ns) == 32, "msg_raw.recv_ns offset");
+_Static_assert(offsetof(struct msg_raw, source_id) == 40, "msg_raw.source_id offset");
+_Static_assert(offsetof(struct msg_raw, len) == 44, "msg_raw.len offset");
+
+/* A 64-byte test/benchmark message: the header plus 32 bytes of payload. */
+struct msg_test {
+	struct msg_hdr hdr;
+	uint64_t payload[4];
+};
+
+_Static_assert(sizeof(struct msg_test) == 64, "msg_test is one cache line");
+
+static const int64_t px_pow10[PX_SCALE_MAX + 1] = {
+	1LL, 10LL, 100LL, 1000LL, 10000LL, 100000LL, 1000000LL, 10000000LL,
+	100000000LL, 1000000000LL, 10000000000LL, 100000000000LL, 1000000000000LL,
+};
+
+/* Converts a fixed-point mantissa with `scale` decimals to a double (cold paths, reports). */
+static inline double px_to_double(px_t v, unsigned scale)
+{
+	return (double)v / (double)px_pow10[scale > PX_SCALE_MAX ? PX_SCALE_MAX : scale];
+}
+
+/* Moves a mantissa from one scale to another, truncating toward zero when
+ * the target has fewer decimals. The caller checks the range. */
+static inline px_t px_rescale(px_t v, unsigned from, unsigned to)
+{
+	if (from == to)
+		return v;
+	if (to > from)
+		return v * px_pow10[to - from];
+	return v / px_pow10[from - to];
+}
+
+#endif

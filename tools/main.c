@@ -1,0 +1,66 @@
+/* main.c - build/tickpipe: one binary, one subcommand per job */
+#include <stdio.h>
+#include <string.h>
+
+#include "rings/msg.h"
+#include "rings/seg.h"
+#include "tools/cli.h"
+
+#define TICKPIPE_VERSION "0.1.0"
+
+struct subcommand {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+	{ "run", cmd_run, "run a pipeline from a config (the supervisor)" },
+	{ "config", cmd_config, "check a config and print what it describes" },
+	{ "seg", cmd_seg, "list, inspect or remove shared-memory segments" },
+	{ "bench", cmd_bench, "run a benchmark (bench ring)" },
+};
+
+#define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tickpipe <command> [args]   (tickpipe <command> --help for each)\n\n"
+		   "tickpipe is a low-latency tick-to-trade pipeline: market data in, orders out,\n"
+		   "through nine pinned stage processes joined by lock-free shared-memory rings.\n\ncommands:\n");
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+		fprintf(f, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+	fprintf(f, "  %-8s %s\n", "version", "print the version and ABI versions");
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("tickpipe %s (segment ABI %u, message ABI %u)\n", TICKPIPE_VERSION,
+		       SEG_ABI_VERSION, MSG_ABI_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+		if (!strcmp(cmd, subcommands[i].name))
+			return subcommands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "tickpipe: unknown command \"%s\"\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}
