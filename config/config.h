@@ -1,0 +1,153 @@
+/* config.h - tickpipe's configuration: the parsed struct, its JSON loader and the layout hash */
+#ifndef TP_CONFIG_H
+#define TP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every array is fixed-size, so a struct tp_config owns no heap memory and
+ * can be copied, memcmp'd and zeroed as a whole. The JSON keys, types,
+ * ranges and defaults are in the schema tables of config.c and in
+ * docs/config.md. */
+
+#define CONFIG_NAME_MAX      32		/* a name: 1..31 characters [a-z0-9_-], plus NUL */
+#define CONFIG_LISTEN_MAX    64		/* "host:port", plus NUL */
+#define CONFIG_MAX_PROCESSES 16
+#define CONFIG_MAX_STAGES    16		/* per process */
+#define CONFIG_MAX_OVERRIDES 16
+#define CONFIG_FILE_MAX      (1u << 20)	/* config_load refuses a larger file */
+#define CONFIG_ERR_MAX       1024	/* a good size for err; a longer message is cut, still NUL-terminated */
+
+/* Enumerations are stored as these values; the JSON strings are in the
+ * same order ("auto", "require", "off", ...). */
+enum config_hugepages {
+	CONFIG_HUGEPAGES_AUTO,		/* hugetlbfs if available, else /dev/shm with a warning */
+	CONFIG_HUGEPAGES_REQUIRE,	/* hugetlbfs or fail */
+	CONFIG_HUGEPAGES_OFF,		/* always /dev/shm */
+};
+
+enum config_clock_source {
+	CONFIG_CLOCK_AUTO,		/* TSC if invariant, else CLOCK_MONOTONIC */
+	CONFIG_CLOCK_TSC,
+	CONFIG_CLOCK_MONOTONIC,
+};
+
+enum config_wait {
+	CONFIG_WAIT_SPIN,
+	CONFIG_WAIT_YIELD,
+	CONFIG_WAIT_BLOCK,
+};
+
+enum config_mode {
+	CONFIG_MODE_PROCESSES,		/* one process per entry of processes[] */
+	CONFIG_MODE_INLINE,		/* every stage in one thread of one process */
+};
+
+struct config_pipeline {
+	char name[CONFIG_NAME_MAX];
+	uint32_t id;			/* 1..65535; part of every client order id */
+};
+
+struct config_segment {
+	char name[CONFIG_NAME_MAX];	/* file name on hugetlbfs or /dev/shm */
+	enum config_hugepages hugepages;
+	char group[CONFIG_NAME_MAX];	/* "" = none (mode 0600), else mode 0660 with this group */
+	uint32_t size_mb;		/* 0 = computed from the layout */
+};
+
+struct config_clock {
+	enum config_clock_source source;
+};
+
+struct config_histograms {
+	uint32_t significant_digits;	/* 1..5 */
+	uint64_t highest_ns;		/* highest trackable value; the lowest is 1 ns */
+};
+
+struct config_ring_override {
+	char ring[CONFIG_NAME_MAX];	/* the ring's name, e.g. "md" */
+	uint32_t capacity;		/* slots; rings.capacity when the key is absent */
+	bool conflate;			/* drop the oldest per symbol instead of waiting */
+};
+
+struct config_rings {
+	uint32_t capacity;		/* slots per fixed-slot ring, a power of two */
+	uint32_t slot_bytes;		/* a multiple of 64 */
+	uint64_t raw_bytes;		/* byte ring for raw records, a power of two */
+	uint32_t raw_max_record;	/* bytes; <= raw_bytes / 4 */
+	uint32_t n_overrides;
+	struct config_ring_override overrides[CONFIG_MAX_OVERRIDES];
+};
+
+struct config_process {
+	char name[CONFIG_NAME_MAX];
+	int32_t cpu;			/* 0..ncpus-1 */
+	enum config_wait wait;
+	uint32_t n_stages;
+	char stages[CONFIG_MAX_STAGES][CONFIG_NAME_MAX];	/* not checked against the stage registry */
+	int32_t sched_fifo;		/* SCHED_FIFO priority 1..99, 0 = off */
+	bool mlockall;
+};
+
+struct config_monitor {
+	bool enabled;
+	char listen[CONFIG_LISTEN_MAX];		/* as written: "127.0.0.1:9464", "[::1]:9464" */
+	char listen_host[CONFIG_LISTEN_MAX];	/* derived: host without IPv6 brackets */
+	uint16_t listen_port;			/* derived: 1..65535 */
+	int32_t cpu;			/* 0..ncpus-1, or -1 = any */
+	uint32_t interval_ms;
+};
+
+struct tp_config {
+	struct config_pipeline pipeline;
+	struct config_segment segment;
+	struct config_clock clock;
+	struct config_histograms histograms;
+	struct config_rings rings;
+	uint32_t n_processes;
+	struct config_process processes[CONFIG_MAX_PROCESSES];
+	enum config_mode mode;
+	struct config_monitor monitor;
+};
+
+struct config_opts {
+	int ncpus;	/* cpus the host has (the range of every "cpu" key); 0 = sysconf(_SC_NPROCESSORS_CONF) */
+};
+
+/* Parse and validate the JSON in json[0..len) (no NUL terminator needed) into
+ * *cfg, filling every absent optional key with its default. name_for_messages
+ * (usually the file's path) starts every message. opts may be NULL (= ncpus 0).
+ * Returns 0 on success. On failure *cfg is all zero, err (if errlen > 0) holds
+ * one NUL-terminated line, and the return is -EINVAL (the config is invalid:
+ * "config/demo.json: processes[2].cpu: expected an integer 0..1, got \"x\"",
+ * or "config/demo.json:3:14: JSON syntax error") or -ENOMEM. */
+int config_parse(const char *json, size_t len, const char *name_for_messages,
+		 struct tp_config *cfg, const struct config_opts *opts,
+		 char *err, size_t errlen);
+
+/* Read the file at path and config_parse it, with path in the messages.
+ * Returns 0 on success. On failure *cfg is all zero, err holds a message that
+ * names the path, and the return is -EINVAL (invalid), -EFBIG (larger than
+ * CONFIG_FILE_MAX), -ENOMEM, or the negative errno of open/read
+ * (-ENOENT, -EACCES, -EISDIR, -EIO, ...: "config/x.json: cannot open: No such
+ * file or directory"). */
+int config_load(const char *path, struct tp_config *cfg,
+		const struct config_opts *opts, char *err, size_t errlen);
+
+/* Release what config_parse allocated and zero *cfg. Nothing is heap-allocated
+ * today; callers call it anyway so a later section may allocate. Never fails. */
+void config_free(struct tp_config *cfg);
+
+/* FNV-1a 64 over the parts of cfg that shape the shared-memory layout, fed
+ * field by field in a canonical order (never the raw struct bytes, so padding
+ * and key order in the file do not matter): histogram digits and range; ring
+ * capacity, slot size, raw ring bytes and max record; the ring overrides
+ * sorted by ring name (an override equal to the defaults counts as absent);
+ * the process list with each process's name and stage names, in order.
+ * Placement (cpu, wait, sched_fifo, mlockall), the segment's name and mode,
+ * the clock and the monitor do not enter it. cfg must have been filled by
+ * config_parse/config_load. Never fails. */
+uint64_t config_layout_hash(const struct tp_config *cfg);
+
+#endif
