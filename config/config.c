@@ -830,6 +830,28 @@ static const struct config_field monitor_fields[] = {
 };
 CONFIG_SCHEMA(monitor_schema, monitor_fields, NULL);
 
+static const struct config_field supervisor_fields[] = {
+	{ .key = "heartbeat_timeout_ms", .kind = CONFIG_K_INT,
+	  CONFIG_AT(struct config_supervisor, heartbeat_timeout_ms), .min = 10, .max = 600000, .def = 2000 },
+	{ .key = "max_restarts", .kind = CONFIG_K_INT,
+	  CONFIG_AT(struct config_supervisor, max_restarts), .min = 0, .max = 100000, .def = 5 },
+	{ .key = "restart_window_ms", .kind = CONFIG_K_INT,
+	  CONFIG_AT(struct config_supervisor, restart_window_ms), .min = 100, .max = 86400000, .def = 60000 },
+	{ .key = "restart_backoff_ms", .kind = CONFIG_K_INT,
+	  CONFIG_AT(struct config_supervisor, restart_backoff_ms), .min = 0, .max = 60000, .def = 10 },
+	{ .key = "restart_backoff_max_ms", .kind = CONFIG_K_INT,
+	  CONFIG_AT(struct config_supervisor, restart_backoff_max_ms), .min = 0, .max = 600000, .def = 1000 },
+	{ .key = "batch", .kind = CONFIG_K_INT, CONFIG_AT(struct config_supervisor, batch),
+	  .min = 1, .max = 1024, .def = 32 },
+	{ .key = "timer_interval_ms", .kind = CONFIG_K_INT,
+	  CONFIG_AT(struct config_supervisor, timer_interval_ms), .min = 1, .max = 60000, .def = 100 },
+	{ .key = "audit_log", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_supervisor, audit_log),
+	  .def_str = "tickpipe-audit.log", .expected = "a file path" },
+	{ .key = "report", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_supervisor, report),
+	  .def_str = "", .expected = "a file path" },
+};
+CONFIG_SCHEMA(supervisor_schema, supervisor_fields, NULL);
+
 static const struct config_field root_fields[] = {
 	{ .key = "pipeline", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, pipeline),
 	  .required = true, .sub = &pipeline_schema },
@@ -848,6 +870,8 @@ static const struct config_field root_fields[] = {
 	  .names = mode_names, .def = CONFIG_MODE_PROCESSES },
 	{ .key = "monitor", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, monitor),
 	  .sub = &monitor_schema },
+	{ .key = "supervisor", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, supervisor),
+	  .sub = &supervisor_schema },
 };
 CONFIG_SCHEMA(root_schema, root_fields, NULL);
 

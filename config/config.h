@@ -99,6 +99,20 @@ struct config_monitor {
 	uint32_t interval_ms;
 };
 
+#define CONFIG_PATH_MAX 256
+
+struct config_supervisor {
+	uint32_t heartbeat_timeout_ms;	/* a stage whose heartbeat is older is reported stalled */
+	uint32_t max_restarts;		/* restarts allowed within restart_window_ms, then halt and exit */
+	uint32_t restart_window_ms;
+	uint32_t restart_backoff_ms;	/* first restart delay; doubles per recent restart */
+	uint32_t restart_backoff_max_ms;
+	uint32_t batch;			/* most messages a stage takes from its input at once */
+	uint32_t timer_interval_ms;	/* period of each stage's timer callback */
+	char audit_log[CONFIG_PATH_MAX];	/* operator commands are appended here */
+	char report[CONFIG_PATH_MAX];	/* run report (JSON) written at shutdown; "" = none */
+};
+
 struct tp_config {
 	struct config_pipeline pipeline;
 	struct config_segment segment;
@@ -109,6 +123,7 @@ struct tp_config {
 	struct config_process processes[CONFIG_MAX_PROCESSES];
 	enum config_mode mode;
 	struct config_monitor monitor;
+	struct config_supervisor supervisor;
 };
 
 struct config_opts {

@@ -96,7 +96,10 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown top-level key",
 	  "{" BASE ",'pipline':{}}", 0, 0,
 	  NAME ": pipline: unknown key (expected one of: pipeline, segment, clock, "
-	  "histograms, rings, processes, mode, monitor)" },
+	  "histograms, rings, processes, mode, monitor, supervisor)" },
+	{ "supervisor batch out of range",
+	  "{" PIPE ",'segment':{'name':'s'}," PROC ",'supervisor':{'batch':0}}", 0, 0,
+	  NAME ": supervisor.batch: expected an integer 1..1024, got 0" },
 	{ "unknown nested key",
 	  "{" PIPE ",'segment':{'nmae':'s'}," PROC "}", 0, 0,
 	  NAME ": segment.nmae: unknown key (expected one of: name, hugepages, group, size_mb)" },
