@@ -5,13 +5,25 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "stages/stage.h"
+#include "stages/supervisor.h"
 #include "tools/cli.h"
 
 static void run_usage(FILE *f)
 {
-	fprintf(f, "usage: tickpipe run CONFIG\n\n"
-		   "Validates CONFIG and runs the pipeline it describes. An invalid config exits\n"
-		   "with status 2 before anything is created.\n");
+	fprintf(f, "usage: tickpipe run CONFIG [--mode processes|inline] [--keep-segment]\n"
+		   "                     [--replace-stale] [--report FILE] [--quiet]\n\n"
+		   "Validates CONFIG, creates the pipeline's shared-memory segment, starts one process\n"
+		   "per entry of `processes` (consumers first), pins each to its cpu, and watches\n"
+		   "them: a process that dies is restarted against the same segment and resumes where\n"
+		   "it stopped. SIGINT/SIGTERM stop the source and drain every ring before exiting.\n\n"
+		   "  --mode inline     every stage in one thread of this process (deterministic)\n"
+		   "  --keep-segment    leave the segment for `tickpipe seg info` / latency reports\n"
+		   "  --replace-stale   remove a dead pipeline's segment of the same name first\n"
+		   "  --report FILE     write the run report (JSON) there (default: supervisor.report)\n"
+		   "  --quiet           no progress lines\n\n"
+		   "Exit status: 0 after a clean drain; 2 for an invalid config or placement (nothing\n"
+		   "is created); 1 when the pipeline fails (restart budget spent: trading HALTED).\n");
 }
 
 int cmd_run(int argc, char **argv)
@@ -20,7 +32,35 @@ int cmd_run(int argc, char **argv)
 		run_usage(stdout);
 		return EXIT_OK;
 	}
-	if (argc < 2) {
+	struct sup_opts o = { .mode = -1 };
+	const char *path = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
+			const char *m = argv[++i];
+			if (!strcmp(m, "inline"))
+				o.mode = CONFIG_MODE_INLINE;
+			else if (!strcmp(m, "processes"))
+				o.mode = CONFIG_MODE_PROCESSES;
+			else {
+				fprintf(stderr, "tickpipe run: --mode: expected \"processes\" or \"inline\", got \"%s\"\n", m);
+				return EXIT_USAGE;
+			}
+		} else if (!strcmp(argv[i], "--keep-segment")) {
+			o.keep_segment = true;
+		} else if (!strcmp(argv[i], "--replace-stale")) {
+			o.replace_stale = true;
+		} else if (!strcmp(argv[i], "--quiet")) {
+			o.quiet = true;
+		} else if (!strcmp(argv[i], "--report") && i + 1 < argc) {
+			o.report = argv[++i];
+		} else if (argv[i][0] == '-' || path) {
+			fprintf(stderr, "tickpipe run: unknown argument \"%s\" (see --help)\n", argv[i]);
+			return EXIT_USAGE;
+		} else {
+			path = argv[i];
+		}
+	}
+	if (!path) {
 		run_usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -28,14 +68,16 @@ int cmd_run(int argc, char **argv)
 	char err[CONFIG_ERR_MAX];
 	if (!cfg)
 		return EXIT_FAIL;
-	int rc = config_load(argv[1], cfg, NULL, err, sizeof(err));
+	int rc = config_load(path, cfg, NULL, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "%s\n", err);
 		free(cfg);
-		return rc == -EINVAL || rc == -ENOENT || rc == -EFBIG ? EXIT_USAGE : EXIT_FAIL;
+		return rc == -ENOMEM ? EXIT_FAIL : EXIT_USAGE;
 	}
-	fprintf(stderr, "tickpipe run: %s is valid, but this build has no stage runtime yet\n", argv[1]);
+	stage_register_builtin();
+	o.config_path = path;
+	rc = supervisor_run(cfg, &o);
 	config_free(cfg);
 	free(cfg);
-	return EXIT_FAIL;
+	return rc;
 }

@@ -4,6 +4,7 @@
 
 #include "rings/msg.h"
 #include "rings/seg.h"
+#include "stages/supervisor.h"
 #include "tools/cli.h"
 
 #define TICKPIPE_VERSION "0.1.0"
@@ -16,6 +17,7 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "run", cmd_run, "run a pipeline from a config (the supervisor)" },
+	{ "ctl", cmd_ctl, "operator commands: pause, resume, halt, flatten, status" },
 	{ "config", cmd_config, "check a config and print what it describes" },
 	{ "seg", cmd_seg, "list, inspect or remove shared-memory segments" },
 	{ "bench", cmd_bench, "run a benchmark (bench ring)" },
@@ -47,6 +49,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	supervisor_title_area(argc, argv);
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
 		usage(stdout);

@@ -1,0 +1,370 @@
+/* runtime.c - the stage loop, crash recovery and drain */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stages/runtime.h"
+
+#define HEARTBEAT_NS (10 * 1000 * 1000ULL)
+
+static inline void hist_ns(struct hdr *h, uint64_t from, uint64_t to)
+{
+	int64_t d = (int64_t)(to - from);   /* TSC skew between cores can make it negative */
+	hdr_record(h, d > 0 ? (int64_t)tsc_to_ns((uint64_t)d) : 0);
+}
+
+/* Commits the progress record: last input handled and output position. */
+static inline void progress_commit(struct stage_ctx *c, uint64_t in_done, uint64_t out_pos)
+{
+	struct stage_progress *p = c->prog;
+	uint32_t next = !load_relaxed(&p->cur);   /* only this process writes cur */
+	p->rec[next].in_done = in_done;
+	p->rec[next].out_written = out_pos;
+	/* Release: the record (and the stage's state and output slots written
+	 * before it) is complete before it becomes the valid one. A restarted
+	 * process reads cur with acquire in recover(). */
+	store_release(&p->cur, next);
+	c->in_done = in_done;
+}
+
+static inline uint64_t out_position(const struct stage_ctx *c)
+{
+	if (c->def->out_kind == STAGE_IO_RAW)
+		return c->out_raw.head;
+	if (c->def->out_kind == STAGE_IO_SLOT)
+		return load_relaxed(&c->out.d->head) + c->out_pending;  /* only we write head */
+	return 0;
+}
+
+static void publish(struct stage_ctx *c)
+{
+	if (c->def->out_kind == STAGE_IO_SLOT && c->out_pending) {
+		counter_add(&c->stats->msgs_out, c->out_pending);
+		ring_commit(&c->out, c->out_pending);
+		c->out_pending = 0;
+		c->out_reserved = 0;
+	} else if (c->def->out_kind == STAGE_IO_RAW && c->src_emitted) {
+		counter_add(&c->stats->msgs_out, c->src_emitted);
+		bring_publish(&c->out_raw);
+		c->src_emitted = 0;
+	}
+}
+
+static void finish(struct stage_ctx *c)
+{
+	publish(c);
+	if (c->def->fini)
+		c->def->fini(c);
+	c->done = true;
+	/* Release: everything this stage published is visible to a consumer
+	 * that sees DONE with acquire (upstream_done). */
+	store_release(&c->stats->state, STAGE_DONE);
+}
+
+/* Upstream finished and nothing is left in our input. */
+static bool upstream_done(struct stage_ctx *c)
+{
+	/* Acquire: pairs with the release in finish(). */
+	if (load_acquire(&c->upstream->state) != STAGE_DONE)
+		return false;
+	if (c->def->in_kind == STAGE_IO_RAW)
+		return load_acquire(&c->in_raw.d->head) == c->in_raw.tail;
+	return ring_peek(&c->in, 1) == 0;
+}
+
+/* Makes room on the output ring for `need` more messages. */
+static inline bool out_room(struct stage_ctx *c, uint32_t need)
+{
+	if (c->def->out_kind != STAGE_IO_SLOT || c->out_reserved - c->out_pending >= need)
+		return true;
+	c->out_reserved = ring_reserve(&c->out, c->out_pending + need * c->batch);
+	if (c->out_reserved - c->out_pending >= need)
+		return true;
+	counter_add(&c->stats->full_waits, 1);
+	c->blocked = true;
+	return false;
+}
+
+static inline void handle_one(struct stage_ctx *c, const struct msg_hdr *m, uint32_t len)
+{
+	uint64_t t0 = tsc_now();
+	c->cur_ingress = m->ingress_tick;
+	if (c->def->handle(c, m, len) < 0)
+		counter_add(&c->stats->errors, 1);
+	uint64_t t1 = tsc_now();
+	hist_ns(c->hist[STATS_H_QUEUE], m->enqueue_tick, t0);
+	hist_ns(c->hist[STATS_H_SERVICE], t0, t1);
+	hist_ns(c->hist[STATS_H_INGRESS], m->ingress_tick, t1);
+	counter_add(&c->stats->msgs_in, 1);
+	progress_commit(c, m->seq, out_position(c));
+}
+
+static int service_slot(struct stage_ctx *c)
+{
+	uint32_t n = ring_peek(&c->in, c->batch), i;
+	if (!n) {
+		if (upstream_done(c))
+			finish(c);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		const struct msg_hdr *m = ring_cons_slot(&c->in, i);
+		if (m->seq <= c->in_done) {         /* handled before a restart */
+			counter_add(&c->stats->skipped_dup, 1);
+			continue;
+		}
+		if (!out_room(c, c->def->max_out_per_msg))
+			break;
+		handle_one(c, m, c->in.slot_bytes);
+	}
+	publish(c);
+	if (i) {
+		ring_release(&c->in, i);
+		counter_add(&c->stats->batches, 1);
+		store_relaxed(&c->stats->last_seq_in, c->in_done);
+	}
+	return (int)i;
+}
+
+static int service_raw(struct stage_ctx *c)
+{
+	uint32_t i = 0;
+	while (i < c->batch) {
+		const void *p;
+		uint32_t len;
+		struct bring save = c->in_raw;
+		enum bring_status st = bring_read(&c->in_raw, &p, &len);
+		if (st == BRING_EMPTY)
+			break;
+		if (st != BRING_OK || len < sizeof(struct msg_raw)) {
+			/* Our own producer wrote this; a bad header means memory corruption. */
+			counter_add(&c->stats->errors, 1);
+			c->in_raw = save;
+			break;
+		}
+		const struct msg_raw *r = p;
+		if (r->hdr.seq <= c->in_done) {
+			counter_add(&c->stats->skipped_dup, 1);
+			i++;
+			continue;
+		}
+		if (!out_room(c, c->def->max_out_per_msg)) {
+			c->in_raw = save;               /* not consumed: read again next time */
+			break;
+		}
+		handle_one(c, &r->hdr, len);
+		i++;
+	}
+	publish(c);
+	if (i) {
+		bring_release(&c->in_raw);
+		counter_add(&c->stats->batches, 1);
+		store_relaxed(&c->stats->last_seq_in, c->in_done);
+	} else if (upstream_done(c)) {
+		finish(c);
+	}
+	return (int)i;
+}
+
+static int service_source(struct stage_ctx *c)
+{
+	if (load_acquire(&c->ctl->stop_source)) {   /* pairs with the supervisor's release */
+		finish(c);
+		return 0;
+	}
+	uint32_t budget = c->batch;
+	if (c->def->out_kind == STAGE_IO_SLOT) {
+		uint32_t per = c->def->max_out_per_msg;
+		if (!out_room(c, per))
+			return 0;
+		budget = (c->out_reserved - c->out_pending) / per;
+		if (budget > c->batch)
+			budget = c->batch;
+	}
+	c->src_emitted = 0;
+	c->cur_ingress = tsc_now();
+	int k = c->def->poll(c, budget);
+	if (k == STAGE_EOF) {
+		finish(c);
+		return 0;
+	}
+	if (k > 0) {
+		progress_commit(c, c->in_done + (uint64_t)k, out_position(c));
+		counter_add(&c->stats->batches, 1);
+	} else if (c->def->out_kind == STAGE_IO_RAW) {
+		c->blocked = true;                      /* byte ring full, or no data yet */
+	}
+	publish(c);
+	return k > 0 ? k : 0;
+}
+
+/* After a crash: publish what the dead process wrote, resume its count. */
+static void recover(struct stage_ctx *c)
+{
+	struct stage_progress *p = c->prog;
+	/* Acquire: pairs with the release in progress_commit(). */
+	const struct stage_progress_rec *r = &p->rec[load_acquire(&p->cur)];
+	c->in_done = r->in_done;
+	if (c->def->out_kind == STAGE_IO_SLOT) {
+		uint64_t head = load_relaxed(&c->out.d->head);   /* we are the producer */
+		if (r->out_written > head)
+			ring_commit(&c->out, (uint32_t)(r->out_written - head));
+	} else if (c->def->out_kind == STAGE_IO_RAW && r->out_written > c->out_raw.head) {
+		c->out_raw.head = r->out_written;
+		bring_publish(&c->out_raw);
+	}
+}
+
+int runtime_open(struct runtime *rt, const struct layout *L, const struct seg *s,
+		 const struct tp_config *cfg, int proc, char *err, size_t errlen)
+{
+	const struct layout_proc *lp = &L->procs[proc];
+	memset(rt, 0, sizeof(*rt));
+	rt->L = L;
+	rt->seg = s;
+	rt->cfg = cfg;
+	rt->ctl = layout_control(L, s);
+	uint64_t sleep_ns = (uint64_t)cfg->supervisor.heartbeat_timeout_ms * 1000000ULL / 4;
+	if (sleep_ns > 50000000ULL)
+		sleep_ns = 50000000ULL;
+	idle_init(&rt->idle, lp->wait, (struct doorbell *)seg_ptr(s, lp->bell_off), 0, sleep_ns);
+	rt->heartbeat_ticks = tsc_from_ns(HEARTBEAT_NS);
+
+	for (int i = 0; i < lp->n_stages; i++) {
+		int k = lp->stage[i];
+		const struct layout_stage *ls = &L->stages[k];
+		struct stage_ctx *c = &rt->ctx[rt->n++];
+		c->def = ls->def;
+		c->index = (uint32_t)k;
+		c->cfg = cfg;
+		c->ctl = rt->ctl;
+		c->batch = cfg->supervisor.batch;
+		c->stats = seg_ptr(s, ls->stats_off);
+		c->prog = seg_ptr(s, ls->state_off);
+		c->state = (uint8_t *)c->prog + sizeof(struct stage_progress);
+		c->timer_ticks = tsc_from_ns((uint64_t)cfg->supervisor.timer_interval_ms * 1000000ULL);
+		for (int h = 0; h < STATS_H_MAX; h++)
+			c->hist[h] = ls->hist_off[h] ? seg_ptr(s, ls->hist_off[h]) : NULL;
+		if (ls->in_ring >= 0) {
+			const struct layout_ring *lr = &L->rings[ls->in_ring];
+			c->upstream = seg_ptr(s, L->stages[lr->producer].stats_off);
+			int rc = lr->kind == STAGE_IO_RAW ? bring_attach(&c->in_raw, s->base, s->size, lr->desc_off)
+							  : ring_attach(&c->in, s->base, s->size, lr->desc_off);
+			if (rc) {
+				snprintf(err, errlen, "stage %s: input ring %s is damaged", c->def->name, lr->name);
+				return rc;
+			}
+		}
+		if (ls->out_ring >= 0) {
+			const struct layout_ring *lr = &L->rings[ls->out_ring];
+			int rc = lr->kind == STAGE_IO_RAW ? bring_attach(&c->out_raw, s->base, s->size, lr->desc_off)
+							  : ring_attach(&c->out, s->base, s->size, lr->desc_off);
+			if (rc) {
+				snprintf(err, errlen, "stage %s: output ring %s is damaged", c->def->name, lr->name);
+				return rc;
+			}
+		}
+		if (load_acquire(&c->stats->state) == STAGE_DONE) {
+			c->done = true;                 /* finished before its process died */
+			continue;
+		}
+		bool restarted = c->prog->started != 0;
+		if (restarted)
+			recover(c);
+		c->prog->started = 1;
+		store_relaxed(&c->stats->pid, (int32_t)getpid());
+		store_relaxed(&c->stats->heartbeat_tick, tsc_now());
+		if (c->def->init) {
+			int rc = c->def->init(c, restarted);
+			if (rc) {
+				snprintf(err, errlen, "stage %s: init failed: %s", c->def->name, strerror(-rc));
+				store_release(&c->stats->state, STAGE_FAILED);
+				return rc;
+			}
+		}
+		c->next_timer = tsc_now() + c->timer_ticks;
+		store_release(&c->stats->state, STAGE_RUNNING);
+	}
+	return 0;
+}
+
+bool runtime_done(const struct runtime *rt)
+{
+	for (int i = 0; i < rt->n; i++)
+		if (!rt->ctx[i].done)
+			return false;
+	return true;
+}
+
+int runtime_step(struct runtime *rt)
+{
+	int moved = 0;
+	for (int i = 0; i < rt->n; i++) {
+		struct stage_ctx *c = &rt->ctx[i];
+		if (c->done)
+			continue;
+		c->blocked = false;
+		if (!c->def->in_ring)
+			moved += service_source(c);
+		else if (c->def->in_kind == STAGE_IO_RAW)
+			moved += service_raw(c);
+		else
+			moved += service_slot(c);
+	}
+	uint64_t now = tsc_now();
+	if (now >= rt->next_heartbeat) {
+		uint32_t ts = control_trading_state(rt->ctl);
+		for (int i = 0; i < rt->n; i++) {
+			struct stage_ctx *c = &rt->ctx[i];
+			store_relaxed(&c->stats->heartbeat_tick, now);
+			store_relaxed(&c->stats->trading_seen, ts);
+			store_relaxed(&c->stats->idle_loops, rt->idle.idle_polls);
+			if (!c->done && c->def->timer && now >= c->next_timer) {
+				c->def->timer(c, now);
+				c->next_timer = now + c->timer_ticks;
+			}
+		}
+		rt->next_heartbeat = now + rt->heartbeat_ticks;
+	}
+	return moved;
+}
+
+/* Anything to do? Side-effect free apart from refreshing cached indices. */
+static bool runtime_ready(void *arg)
+{
+	struct runtime *rt = arg;
+	for (int i = 0; i < rt->n; i++) {
+		struct stage_ctx *c = &rt->ctx[i];
+		if (c->done)
+			continue;
+		if (load_acquire(&c->ctl->stop_source) && !c->def->in_ring)
+			return true;
+		if (c->upstream && load_acquire(&c->upstream->state) == STAGE_DONE)
+			return true;
+		if (c->blocked && c->def->out_kind == STAGE_IO_SLOT && ring_reserve(&c->out, c->def->max_out_per_msg))
+			return true;
+		if (c->blocked && c->def->out_kind == STAGE_IO_RAW &&
+		    (c->out_raw.mask + 1) - (c->out_raw.head - load_acquire(&c->out_raw.d->tail)) >=
+		    (c->out_raw.mask + 1) / 2)
+			return true;                  /* half the byte ring is free again */
+		if (!c->def->in_ring && !c->blocked)
+			return true;
+		if (c->def->in_kind == STAGE_IO_SLOT && ring_peek(&c->in, 1))
+			return true;
+		if (c->def->in_kind == STAGE_IO_RAW && load_acquire(&c->in_raw.d->head) != c->in_raw.tail)
+			return true;
+	}
+	return false;
+}
+
+int runtime_run(struct runtime *rt)
+{
+	while (!runtime_done(rt)) {
+		if (runtime_step(rt))
+			idle_reset(&rt->idle);
+		else
+			idle_wait(&rt->idle, runtime_ready, rt);
+	}
+	return 0;
+}

@@ -1,0 +1,39 @@
+/* stage.c - the stage registry */
+#include <errno.h>
+#include <string.h>
+
+#include "stages/stage.h"
+
+static const struct stage_def *registry[STAGE_MAX];
+static int n_registered;
+
+int stage_register(const struct stage_def *def)
+{
+	if (stage_find(def->name))
+		return -EEXIST;
+	if (n_registered >= STAGE_MAX)
+		return -ENOSPC;
+	registry[n_registered++] = def;
+	return 0;
+}
+
+const struct stage_def *stage_find(const char *name)
+{
+	for (int i = 0; i < n_registered; i++)
+		if (!strcmp(registry[i]->name, name))
+			return registry[i];
+	return NULL;
+}
+
+const struct stage_def *stage_find_consumer(const char *ring)
+{
+	for (int i = 0; i < n_registered; i++)
+		if (registry[i]->in_ring && !strcmp(registry[i]->in_ring, ring))
+			return registry[i];
+	return NULL;
+}
+
+void stage_register_builtin(void)
+{
+	/* The trading stages register here as they are added. */
+}

@@ -1,0 +1,511 @@
+/* supervisor.c - start, pin, watch, restart and stop the stage processes */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "monitor/hdr.h"
+#include "monitor/tsc.h"
+#include "stages/layout.h"
+#include "stages/runtime.h"
+#include "stages/supervisor.h"
+
+#define RESTART_HISTORY 1024
+#define EXIT_STAGE_INIT 3      /* a child whose stage could not start: not restarted */
+
+struct proc_slot {
+	pid_t pid;
+	bool finished;             /* exited after its stages finished */
+	uint64_t restart_at_ns;    /* 0: no restart pending */
+};
+
+struct sup {
+	const struct tp_config *cfg;
+	const struct sup_opts *o;
+	struct layout L;
+	struct seg seg;
+	struct control_block *ctl;
+	struct proc_slot procs[CONFIG_MAX_PROCESSES];
+	uint64_t restart_ns[RESTART_HISTORY];
+	unsigned n_restarts;
+	uint64_t started_ns;
+};
+
+static char *title_start;
+static size_t title_len;
+
+void supervisor_title_area(int argc, char **argv)
+{
+	if (argc < 1)
+		return;
+	title_start = argv[0];
+	title_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) - argv[0]);
+}
+
+/* ps shows `title`; the kernel's 15-character comm gets "tp:" + the first stage. */
+static void set_title(const char *title, const char *first_stage)
+{
+	char comm[16] = "tp:";
+	size_t n = strlen(first_stage);
+	memcpy(comm + 3, first_stage, n > 12 ? 12 : n);
+	prctl(PR_SET_NAME, comm, 0, 0, 0);
+	if (title_start && title_len > 1) {
+		memset(title_start, 0, title_len + 1);
+		snprintf(title_start, title_len + 1, "%s", title);
+	}
+}
+
+static uint64_t mono_ns(void)
+{
+	return tsc_mono_ns();
+}
+
+static void say(const struct sup *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void say(const struct sup *s, const char *fmt, ...)
+{
+	if (s->o->quiet)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "tickpipe: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* ---- the child side ---- */
+
+static void child_setup(struct sup *s, int p)
+{
+	const struct config_process *cp = &s->cfg->processes[p];
+	char title[256];
+	int n = snprintf(title, sizeof(title), "tickpipe:");
+	for (int i = 0; i < s->L.procs[p].n_stages && n < (int)sizeof(title); i++)
+		n += snprintf(title + n, sizeof(title) - (size_t)n, "%s%s", i ? "," : "",
+			      s->L.stages[s->L.procs[p].stage[i]].def->name);
+	set_title(title, s->L.stages[s->L.procs[p].stage[0]].def->name);
+
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cp->cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) != 0)
+		fprintf(stderr, "tickpipe: warning: process %s: cannot pin to cpu %d: %s\n",
+			cp->name, cp->cpu, strerror(errno));
+	if (cp->sched_fifo) {
+		struct sched_param sp = { .sched_priority = cp->sched_fifo };
+		if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0)
+			fprintf(stderr, "tickpipe: warning: process %s: SCHED_FIFO %d refused (%s); running "
+				"under the normal scheduler (needs CAP_SYS_NICE or an rtprio limit)\n",
+				cp->name, cp->sched_fifo, strerror(errno));
+	}
+	if (cp->mlockall && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+		fprintf(stderr, "tickpipe: warning: process %s: mlockall failed (%s); raise the memlock limit\n",
+			cp->name, strerror(errno));
+}
+
+static void child_main(struct sup *s, int p)
+{
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGINT, SIG_IGN);          /* the supervisor drains on ^C; stages must not die of it */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != s->ctl->supervisor_pid)
+		_exit(1);
+	child_setup(s, p);
+
+	static struct runtime rt;
+	char err[512];
+	if (runtime_open(&rt, &s->L, &s->seg, s->cfg, p, err, sizeof(err))) {
+		fprintf(stderr, "tickpipe: process %s: %s\n", s->cfg->processes[p].name, err);
+		_exit(EXIT_STAGE_INIT);
+	}
+	runtime_run(&rt);
+	_exit(0);
+}
+
+static int spawn(struct sup *s, int p)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		say(s, "cannot start process %s: %s", s->cfg->processes[p].name, strerror(errno));
+		return -errno;
+	}
+	if (pid == 0)
+		child_main(s, p);
+	s->procs[p].pid = pid;
+	s->procs[p].restart_at_ns = 0;
+	for (int i = 0; i < s->L.procs[p].n_stages; i++) {
+		struct stats_block *st = layout_stats(&s->L, &s->seg, s->L.procs[p].stage[i]);
+		store_relaxed(&st->started_tick, tsc_now());
+		store_relaxed(&st->stalled, 0);
+	}
+	return 0;
+}
+
+/* ---- watching ---- */
+
+static bool proc_stages_done(const struct sup *s, int p)
+{
+	for (int i = 0; i < s->L.procs[p].n_stages; i++)
+		if (load_acquire(&layout_stats(&s->L, &s->seg, s->L.procs[p].stage[i])->state) != STAGE_DONE)
+			return false;
+	return true;
+}
+
+/* Waits until process p's stages run (or it dies), so consumers are up
+ * before their producers start. */
+static void wait_running(struct sup *s, int p)
+{
+	for (int tries = 0; tries < 10000; tries++) {
+		bool up = true;
+		for (int i = 0; i < s->L.procs[p].n_stages; i++) {
+			uint32_t st = load_acquire(&layout_stats(&s->L, &s->seg, s->L.procs[p].stage[i])->state);
+			up &= st == STAGE_RUNNING || st == STAGE_DONE;
+		}
+		if (up || waitpid(s->procs[p].pid, NULL, WNOHANG | WNOWAIT) != 0)
+			return;
+		usleep(1000);
+	}
+}
+
+static void kill_all(struct sup *s)
+{
+	for (int p = 0; p < s->L.n_procs; p++)
+		if (s->procs[p].pid > 0)
+			kill(s->procs[p].pid, SIGKILL);
+	for (int p = 0; p < s->L.n_procs; p++)
+		if (s->procs[p].pid > 0) {
+			waitpid(s->procs[p].pid, NULL, 0);
+			s->procs[p].pid = 0;
+		}
+}
+
+static unsigned recent_restarts(struct sup *s, uint64_t now)
+{
+	uint64_t window = (uint64_t)s->cfg->supervisor.restart_window_ms * 1000000ULL;
+	unsigned n = 0;
+	unsigned have = s->n_restarts < RESTART_HISTORY ? s->n_restarts : RESTART_HISTORY;
+	for (unsigned i = 0; i < have; i++)
+		n += now - s->restart_ns[i] <= window;
+	return n;
+}
+
+/* A child exited. Returns 0 to go on, or an exit status to stop with. */
+static int on_exit_child(struct sup *s, pid_t pid, int status)
+{
+	int p;
+	for (p = 0; p < s->L.n_procs && s->procs[p].pid != pid; p++)
+		;
+	if (p == s->L.n_procs)
+		return 0;
+	const char *name = s->cfg->processes[p].name;
+	s->procs[p].pid = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && proc_stages_done(s, p)) {
+		s->procs[p].finished = true;
+		return 0;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_STAGE_INIT) {
+		say(s, "process %s could not start its stages; stopping the pipeline", name);
+		control_set_state(s->ctl, TRADING_HALTED, "a stage failed to start");
+		return 1;
+	}
+
+	uint64_t now = mono_ns();
+	s->restart_ns[s->n_restarts++ % RESTART_HISTORY] = now;
+	for (int i = 0; i < s->L.procs[p].n_stages; i++) {
+		struct stats_block *st = layout_stats(&s->L, &s->seg, s->L.procs[p].stage[i]);
+		if (load_acquire(&st->state) != STAGE_DONE)
+			store_release(&st->state, STAGE_DEAD);
+		counter_add(&st->restarts, 1);
+	}
+	unsigned recent = recent_restarts(s, now);
+	char how[64];
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
+	if (recent > s->cfg->supervisor.max_restarts) {
+		char why[CONTROL_REASON_MAX];
+		snprintf(why, sizeof(why), "restart budget spent: %u restarts within %u ms",
+			 recent, s->cfg->supervisor.restart_window_ms);
+		control_set_state(s->ctl, TRADING_HALTED, why);
+		say(s, "process %s (pid %d) %s; %s: trading HALTED, stopping", name, (int)pid, how, why);
+		return 1;
+	}
+	uint64_t backoff_ms = s->cfg->supervisor.restart_backoff_ms;
+	for (unsigned i = 1; i < recent && backoff_ms < s->cfg->supervisor.restart_backoff_max_ms; i++)
+		backoff_ms *= 2;
+	if (backoff_ms > s->cfg->supervisor.restart_backoff_max_ms)
+		backoff_ms = s->cfg->supervisor.restart_backoff_max_ms;
+	s->procs[p].restart_at_ns = now + backoff_ms * 1000000ULL + 1;
+	say(s, "process %s (pid %d) %s; restarting in %" PRIu64 " ms (%u of %u allowed restarts in the window)",
+	    name, (int)pid, how, backoff_ms, recent, s->cfg->supervisor.max_restarts);
+	return 0;
+}
+
+static void check_heartbeats(struct sup *s)
+{
+	uint64_t now = tsc_now();
+	uint64_t limit_ns = (uint64_t)s->cfg->supervisor.heartbeat_timeout_ms * 1000000ULL;
+	for (int k = 0; k < s->L.n_stages; k++) {
+		struct stats_block *st = layout_stats(&s->L, &s->seg, k);
+		if (load_acquire(&st->state) != STAGE_RUNNING)
+			continue;
+		uint64_t hb = load_relaxed(&st->heartbeat_tick);
+		uint64_t age_ns = now > hb ? tsc_to_ns(now - hb) : 0;
+		uint32_t stalled = load_relaxed(&st->stalled);
+		if (age_ns > limit_ns && !stalled) {
+			store_relaxed(&st->stalled, 1);
+			say(s, "stage %s stalled: heartbeat %" PRIu64 " ms old (limit %u ms)", st->name,
+			    age_ns / 1000000, s->cfg->supervisor.heartbeat_timeout_ms);
+		} else if (age_ns <= limit_ns && stalled) {
+			store_relaxed(&st->stalled, 0);
+			say(s, "stage %s is alive again", st->name);
+		}
+	}
+}
+
+/* ---- the report ---- */
+
+static void add_hist(cJSON *obj, const char *key, const struct hdr *h)
+{
+	cJSON *o = cJSON_AddObjectToObject(obj, key);
+	cJSON_AddNumberToObject(o, "count", (double)hdr_total(h));
+	cJSON_AddNumberToObject(o, "p50", (double)hdr_value_at_percentile(h, 50));
+	cJSON_AddNumberToObject(o, "p90", (double)hdr_value_at_percentile(h, 90));
+	cJSON_AddNumberToObject(o, "p99", (double)hdr_value_at_percentile(h, 99));
+	cJSON_AddNumberToObject(o, "p999", (double)hdr_value_at_percentile(h, 99.9));
+	cJSON_AddNumberToObject(o, "max", (double)hdr_max(h));
+	cJSON_AddNumberToObject(o, "mean", hdr_mean(h));
+}
+
+static int write_report(struct sup *s, const char *path, int status)
+{
+	static const char *const hist_keys[STATS_H_MAX] = { "queue_wait_ns", "service_ns", "since_ingress_ns",
+							    "tick_to_trade_ns", "tick_to_fill_ns" };
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "pipeline", s->cfg->pipeline.name);
+	cJSON_AddStringToObject(root, "segment", s->cfg->segment.name);
+	cJSON_AddStringToObject(root, "mode", s->L.inline_mode ? "inline" : "processes");
+	cJSON_AddNumberToObject(root, "exit_status", status);
+	cJSON_AddNumberToObject(root, "duration_s", (double)(mono_ns() - s->started_ns) / 1e9);
+	cJSON_AddStringToObject(root, "trading_state", trading_state_name(control_trading_state(s->ctl)));
+	cJSON_AddStringToObject(root, "clock", tsc_source_name(tsc_cal.source));
+	cJSON *stages = cJSON_AddArrayToObject(root, "stages");
+	for (int k = 0; k < s->L.n_stages; k++) {
+		const struct stats_block *st = layout_stats(&s->L, &s->seg, k);
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", st->name);
+		cJSON_AddStringToObject(o, "process", st->process);
+		cJSON_AddStringToObject(o, "state", stage_state_name(load_acquire(&st->state)));
+		cJSON_AddNumberToObject(o, "msgs_in", (double)load_relaxed(&st->msgs_in));
+		cJSON_AddNumberToObject(o, "msgs_out", (double)load_relaxed(&st->msgs_out));
+		cJSON_AddNumberToObject(o, "errors", (double)load_relaxed(&st->errors));
+		cJSON_AddNumberToObject(o, "drops", (double)load_relaxed(&st->drops));
+		cJSON_AddNumberToObject(o, "full_waits", (double)load_relaxed(&st->full_waits));
+		cJSON_AddNumberToObject(o, "skipped_after_restart", (double)load_relaxed(&st->skipped_dup));
+		cJSON_AddNumberToObject(o, "restarts", (double)load_relaxed(&st->restarts));
+		cJSON *reasons = cJSON_AddObjectToObject(o, "reasons");
+		for (uint32_t r = 0; r < st->n_reasons; r++)
+			cJSON_AddNumberToObject(reasons, st->reason_name[r], (double)load_relaxed(&st->reason[r]));
+		cJSON *lat = cJSON_AddObjectToObject(o, "latency");
+		for (int h = 0; h < STATS_H_MAX; h++)
+			if (st->hist_off[h])
+				add_hist(lat, hist_keys[h], seg_ptr(&s->seg, st->hist_off[h]));
+		cJSON_AddItemToArray(stages, o);
+	}
+	char *text = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (!text)
+		return -ENOMEM;
+	FILE *f = fopen(path, "we");
+	int rc = 0;
+	if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0)
+		rc = -errno;
+	if (f && fclose(f) != 0 && !rc)
+		rc = -errno;
+	free(text);
+	if (rc)
+		fprintf(stderr, "tickpipe: cannot write the run report %s: %s\n", path, strerror(-rc));
+	return rc;
+}
+
+/* ---- the run ---- */
+
+static struct control_block *inline_ctl;
+
+static void inline_stop(int sig)
+{
+	(void)sig;
+	/* Release: pairs with the acquire in service_source(). */
+	if (inline_ctl)
+		store_release(&inline_ctl->stop_source, 1);
+}
+
+static int finish_run(struct sup *s, int status)
+{
+	const char *report = s->o->report ? s->o->report : s->cfg->supervisor.report;
+	if (report && *report && write_report(s, report, status) && !status)
+		status = 1;
+	if (!s->o->quiet && s->L.n_stages) {
+		const struct stats_block *first = layout_stats(&s->L, &s->seg, 0);
+		const struct stats_block *last = layout_stats(&s->L, &s->seg, s->L.n_stages - 1);
+		say(s, "pipeline %s stopped: %" PRIu64 " records from %s, %" PRIu64 " messages into %s, %.3f s",
+		    s->cfg->pipeline.name, load_relaxed(&first->msgs_out), first->name,
+		    load_relaxed(&last->msgs_in), last->name, (double)(mono_ns() - s->started_ns) / 1e9);
+	}
+	if (s->o->keep_segment) {
+		seg_mark_stopped(&s->seg);
+		say(s, "segment kept at %s", s->seg.path);
+		seg_detach(&s->seg);
+	} else {
+		char path[256];
+		snprintf(path, sizeof(path), "%s", s->seg.path);
+		seg_detach(&s->seg);
+		unlink(path);
+	}
+	return status;
+}
+
+static int run_inline(struct sup *s)
+{
+	static struct runtime rt;
+	char err[512];
+	inline_ctl = s->ctl;
+	struct sigaction sa = { .sa_handler = inline_stop };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	for (int k = 0; k < s->L.n_stages; k++)
+		store_relaxed(&layout_stats(&s->L, &s->seg, k)->started_tick, tsc_now());
+	if (runtime_open(&rt, &s->L, &s->seg, s->cfg, 0, err, sizeof(err))) {
+		fprintf(stderr, "tickpipe: %s\n", err);
+		return finish_run(s, 1);
+	}
+	runtime_run(&rt);
+	inline_ctl = NULL;
+	return finish_run(s, 0);
+}
+
+static int run_processes(struct sup *s)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	/* Consumers before producers: the process holding the last stage first. */
+	int order[CONFIG_MAX_PROCESSES];
+	for (int p = 0; p < s->L.n_procs; p++)
+		order[p] = p;
+	for (int a = 0; a < s->L.n_procs; a++)
+		for (int b = a + 1; b < s->L.n_procs; b++)
+			if (s->L.procs[order[b]].stage[0] > s->L.procs[order[a]].stage[0]) {
+				int t = order[a];
+				order[a] = order[b];
+				order[b] = t;
+			}
+	int status = 0;
+	for (int i = 0; i < s->L.n_procs && !status; i++) {
+		if (spawn(s, order[i]))
+			status = 1;
+		else
+			wait_running(s, order[i]);
+	}
+
+	int stopping = 0;
+	while (!status) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		siginfo_t si;
+		int sig = sigtimedwait(&set, &si, &ts);
+		if (sig == SIGINT || sig == SIGTERM) {
+			if (stopping++) {
+				say(s, "second signal: stopping now without draining");
+				status = 130;
+				break;
+			}
+			say(s, "signal %d: stopping the source and draining", sig);
+			/* Release: pairs with the acquire in service_source(). */
+			store_release(&s->ctl->stop_source, 1);
+		}
+		int st;
+		pid_t pid;
+		while (!status && (pid = waitpid(-1, &st, WNOHANG)) > 0)
+			status = on_exit_child(s, pid, st);
+		if (status)
+			break;
+		uint64_t now = mono_ns();
+		bool all_done = true;
+		for (int p = 0; p < s->L.n_procs; p++) {
+			if (s->procs[p].restart_at_ns && now >= s->procs[p].restart_at_ns && spawn(s, p))
+				status = 1;
+			all_done &= s->procs[p].finished;
+		}
+		if (all_done)
+			break;
+		check_heartbeats(s);
+	}
+	if (status) {
+		store_release(&s->ctl->stop_source, 1);
+		kill_all(s);
+	}
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	return finish_run(s, status);
+}
+
+int supervisor_run(const struct tp_config *cfg, const struct sup_opts *o)
+{
+	static struct sup s;
+	char err[LAYOUT_ERRLEN];
+	bool inline_mode = (o->mode < 0 ? (int)cfg->mode : o->mode) == CONFIG_MODE_INLINE;
+	memset(&s, 0, sizeof(s));
+	s.cfg = cfg;
+	s.o = o;
+	s.started_ns = mono_ns();
+
+	if (layout_plan(&s.L, cfg, o->config_path, inline_mode, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	static const enum tsc_source clocks[] = { TSC_SRC_AUTO, TSC_SRC_TSC, TSC_SRC_MONOTONIC };
+	if (tsc_init(clocks[cfg->clock.source], NULL, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", o->config_path, err);
+		return 2;
+	}
+
+	char audit[PATH_MAX + CONFIG_PATH_MAX + 2];
+	const char *a = cfg->supervisor.audit_log;
+	if (a[0] == '/') {
+		snprintf(audit, sizeof(audit), "%s", a);
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			snprintf(cwd, sizeof(cwd), ".");
+		snprintf(audit, sizeof(audit), "%s/%s", cwd, a);
+	}
+	if (layout_create(&s.L, cfg, &s.seg, o->replace_stale, audit, err, sizeof(err))) {
+		fprintf(stderr, "tickpipe: %s\n", err);
+		return 1;
+	}
+	s.ctl = layout_control(&s.L, &s.seg);
+	say(&s, "pipeline %s: %d stages in %d process%s, segment %s (%zu KiB%s)", cfg->pipeline.name,
+	    s.L.n_stages, s.L.n_procs, s.L.n_procs == 1 ? "" : "es", s.seg.path, s.seg.size >> 10,
+	    s.seg.huge ? ", hugepages" : "");
+	return inline_mode ? run_inline(&s) : run_processes(&s);
+}
