@@ -217,6 +217,8 @@ static int on_exit_child(struct sup *s, pid_t pid, int status)
 	s->procs[p].pid = 0;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && proc_stages_done(s, p)) {
 		s->procs[p].finished = true;
+		for (int i = 0; i < s->L.procs[p].n_stages; i++)   /* finished: no heartbeat expected */
+			store_relaxed(&layout_stats(&s->L, &s->seg, s->L.procs[p].stage[i])->stalled, 0);
 		return 0;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_STAGE_INIT) {
@@ -264,8 +266,12 @@ static void check_heartbeats(struct sup *s)
 	uint64_t limit_ns = (uint64_t)s->cfg->supervisor.heartbeat_timeout_ms * 1000000ULL;
 	for (int k = 0; k < s->L.n_stages; k++) {
 		struct stats_block *st = layout_stats(&s->L, &s->seg, k);
-		if (load_acquire(&st->state) != STAGE_RUNNING)
+		uint32_t state = load_acquire(&st->state);
+		if (state != STAGE_RUNNING) {
+			if (state == STAGE_DONE && load_relaxed(&st->stalled))
+				store_relaxed(&st->stalled, 0);   /* finished: no heartbeat expected */
 			continue;
+		}
 		uint64_t hb = load_relaxed(&st->heartbeat_tick);
 		uint64_t age_ns = now > hb ? tsc_to_ns(now - hb) : 0;
 		uint32_t stalled = load_relaxed(&st->stalled);
@@ -359,6 +365,13 @@ static void inline_stop(int sig)
 
 static int finish_run(struct sup *s, int status)
 {
+	/* A failed run stopped every stage that had not finished: none is
+	 * left "running" or "dead" (about to be restarted) in the segment. */
+	for (int k = 0; status && k < s->L.n_stages; k++) {
+		struct stats_block *st = layout_stats(&s->L, &s->seg, k);
+		if (load_acquire(&st->state) != STAGE_DONE)
+			store_release(&st->state, STAGE_FAILED);
+	}
 	const char *report = s->o->report ? s->o->report : s->cfg->supervisor.report;
 	if (report && *report && write_report(s, report, status) && !status)
 		status = 1;
@@ -394,6 +407,7 @@ static int run_inline(struct sup *s)
 		store_relaxed(&layout_stats(&s->L, &s->seg, k)->started_tick, tsc_now());
 	if (runtime_open(&rt, &s->L, &s->seg, s->cfg, 0, err, sizeof(err))) {
 		fprintf(stderr, "tickpipe: %s\n", err);
+		control_set_state(s->ctl, TRADING_HALTED, "a stage failed to start");
 		return finish_run(s, 1);
 	}
 	runtime_run(&rt);
@@ -427,6 +441,10 @@ static int run_processes(struct sup *s)
 			status = 1;
 		else
 			wait_running(s, order[i]);
+		/* A consumer that died starting: its producers need not start. */
+		siginfo_t si = { 0 };
+		if (!waitid(P_PID, (id_t)s->procs[order[i]].pid, &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid)
+			break;
 	}
 
 	int stopping = 0;
