@@ -106,7 +106,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TSUP_OBJS) $(LIBTP)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TSUP_OBJS) $(LIBTP) -lcmocka $(LIBS)
 
 # Each test runs from the repository root; the first failure stops `make test`.
-test: $(TESTS) $(BUILD)/tickpipe
+test: $(TESTS) $(BUILD)/tickpipe $(BUILD)/tickpipe-bench
 	$(Q)set -e; for t in $(TESTS); do \
 		printf '== %s\n' "$$t"; TP_BUILD=$(BUILD) $$t; done; \
 	printf '== all %d test programs passed (%s)\n' $(words $(TESTS)) $(BUILD)

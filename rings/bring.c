@@ -57,8 +57,8 @@ int bring_attach(struct bring *b, void *base, size_t map_bytes, uint64_t desc_of
 	b->max_record = d->max_record;
 	/* Acquire: a handle built by a restarted process starts from what the
 	 * other side last published. */
-	b->head = load_acquire(&d->head);
-	b->tail = load_acquire(&d->tail);
+	b->head = b->cached_head = load_acquire(&d->head);
+	b->tail = b->cached_tail = load_acquire(&d->tail);
 	b->cons_bell = d->cons_bell_off ? (struct doorbell *)((uint8_t *)base + d->cons_bell_off) : NULL;
 	b->prod_bell = d->prod_bell_off ? (struct doorbell *)((uint8_t *)base + d->prod_bell_off) : NULL;
 	return 0;

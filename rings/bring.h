@@ -55,18 +55,16 @@ struct bring_desc {
 
 	/* Line 1: producer. */
 	tp_cacheline_aligned _Atomic uint64_t head;  /* published end of data; producer writes */
-	uint64_t cached_tail;       /* producer-only */
 	_Atomic uint64_t full_waits;/* producer writes */
 	_Atomic uint64_t records_in;/* producer writes */
-	uint8_t pad1[TP_CACHELINE - 32];
+	uint8_t pad1[TP_CACHELINE - 24];
 
 	uint8_t guard0[TP_CACHELINE];
 
 	/* Line 3: consumer. */
 	_Atomic uint64_t tail;      /* released start of data; consumer writes */
-	uint64_t cached_head;       /* consumer-only */
 	_Atomic uint64_t records_out; /* consumer writes */
-	uint8_t pad3[TP_CACHELINE - 24];
+	uint8_t pad3[TP_CACHELINE - 16];
 
 	uint8_t guard1[TP_CACHELINE];
 };
@@ -82,7 +80,9 @@ struct bring {
 	uint32_t max_record;
 	uint32_t reserved;          /* producer: bytes of the open reservation */
 	uint64_t head;              /* producer: cursor, published by bring_publish() */
+	uint64_t cached_tail;       /* producer: last tail it read */
 	uint64_t tail;              /* consumer: cursor, published by bring_release() */
+	uint64_t cached_head;       /* consumer: last head it read */
 	uint64_t n_pending;         /* producer: records filled, not yet published */
 	uint64_t n_read;            /* consumer: records read, not yet released */
 	struct doorbell *cons_bell;
@@ -125,10 +125,10 @@ static inline enum bring_status bring_reserve(struct bring *b, uint32_t max_len,
 	uint64_t contig = cap - pos;
 	uint64_t total = contig >= need ? need : contig + need;
 
-	if (cap - (b->head - d->cached_tail) < total) {
+	if (cap - (b->head - b->cached_tail) < total) {
 		/* Acquire: pairs with the release in bring_release(). */
-		d->cached_tail = load_acquire(&d->tail);
-		if (cap - (b->head - d->cached_tail) < total) {
+		b->cached_tail = load_acquire(&d->tail);
+		if (cap - (b->head - b->cached_tail) < total) {
 			counter_add(&d->full_waits, 1);
 			return BRING_FULL;
 		}
@@ -185,10 +185,10 @@ static inline enum bring_status bring_read(struct bring *b, const void **payload
 {
 	struct bring_desc *d = b->d;
 	for (;;) {
-		if (b->tail == d->cached_head) {
+		if (b->tail == b->cached_head) {
 			/* Acquire: pairs with the release in bring_publish(). */
-			d->cached_head = load_acquire(&d->head);
-			if (b->tail == d->cached_head)
+			b->cached_head = load_acquire(&d->head);
+			if (b->tail == b->cached_head)
 				return BRING_EMPTY;
 		}
 		const struct bring_rec *h = (const struct bring_rec *)(b->data + (b->tail & b->mask));

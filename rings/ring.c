@@ -63,5 +63,9 @@ int ring_attach(struct ring *r, void *base, size_t map_bytes, uint64_t desc_off)
 	r->flags = d->flags;
 	r->cons_bell = d->cons_bell_off ? (struct doorbell *)((uint8_t *)base + d->cons_bell_off) : NULL;
 	r->prod_bell = d->prod_bell_off ? (struct doorbell *)((uint8_t *)base + d->prod_bell_off) : NULL;
+	/* Acquire: a handle built by a restarted process starts from what each
+	 * side last published (pairs with the release stores of commit/release). */
+	r->head = r->cached_head = load_acquire(&d->head);
+	r->tail = r->cached_tail = load_acquire(&d->tail);
 	return 0;
 }

@@ -5,12 +5,16 @@
  * never wrap in practice and (head - tail) is always the fill level.
  *
  * The descriptor lives in the segment and holds offsets, never pointers. Each
- * process builds a private `struct ring` handle with ring_attach(). Producer
- * state (head, cached tail) and consumer state (tail, cached head) sit on their
- * own cache lines with a guard line between them. Each side reads its own
- * index relaxed (it is the only writer), re-reads the other side's index with
- * acquire only when its cached copy says full/empty, and publishes its index
- * with a release store after touching the payload (kernel circular-buffers.rst).
+ * process builds a private `struct ring` handle with ring_attach(). The
+ * published indices sit on their own cache lines in the descriptor with a
+ * guard line between them; each side keeps its own index and its cached copy
+ * of the other side's index in its private handle, so the hot path touches the
+ * shared lines only to publish (release store) and, when its cached copy says
+ * full/empty, to re-read the other side's index (acquire). Reading our own
+ * index back from the line the other side polls would pull that line away
+ * from it on every operation. Ordering follows the kernel's
+ * circular-buffers.rst: read the other index with acquire, touch the payload,
+ * publish with release. A restarted process re-reads both indices at attach.
  */
 #ifndef TP_RING_H
 #define TP_RING_H
@@ -50,18 +54,16 @@ struct ring_desc {
 
 	/* Line 1: producer. */
 	tp_cacheline_aligned _Atomic uint64_t head; /* next slot to fill; written by the producer only */
-	uint64_t cached_tail;       /* producer's copy of tail; producer-only */
 	_Atomic uint64_t full_waits;/* times the producer found the ring full; producer writes */
-	uint8_t pad1[TP_CACHELINE - 24];
+	uint8_t pad1[TP_CACHELINE - 16];
 
 	/* Line 2: guard, so adjacent-line prefetch does not couple the sides. */
 	uint8_t guard0[TP_CACHELINE];
 
 	/* Line 3: consumer. */
 	_Atomic uint64_t tail;      /* next slot to read; written by the consumer only */
-	uint64_t cached_head;       /* consumer's copy of head; consumer-only */
 	_Atomic uint64_t empty_polls; /* times the consumer found the ring empty; consumer writes */
-	uint8_t pad3[TP_CACHELINE - 24];
+	uint8_t pad3[TP_CACHELINE - 16];
 
 	/* Line 4: guard. */
 	uint8_t guard1[TP_CACHELINE];
@@ -72,7 +74,8 @@ _Static_assert(offsetof(struct ring_desc, head) == 1 * TP_CACHELINE, "producer l
 _Static_assert(offsetof(struct ring_desc, tail) == 3 * TP_CACHELINE, "consumer line");
 _Static_assert(offsetof(struct ring_desc, name) == 48, "ring_desc.name offset");
 
-/* Private per-process handle: pointers resolved from the descriptor's offsets. */
+/* Private per-process handle: pointers resolved from the descriptor's offsets,
+ * and each side's own index with its copy of the other side's. */
 struct ring {
 	struct ring_desc *d;
 	uint8_t *slots;
@@ -81,6 +84,10 @@ struct ring {
 	uint32_t flags;
 	struct doorbell *cons_bell;  /* rung after commit, NULL if the consumer spins */
 	struct doorbell *prod_bell;  /* rung after release, NULL if the producer spins */
+	uint64_t head;               /* producer: its index (equals d->head once committed) */
+	uint64_t cached_tail;        /* producer: last tail it read */
+	uint64_t tail;               /* consumer: its index (equals d->tail once released) */
+	uint64_t cached_head;        /* consumer: last head it read */
 };
 
 /* Bytes of slot memory for `capacity` slots of `slot_bytes` (the descriptor
@@ -105,18 +112,16 @@ int ring_attach(struct ring *r, void *base, size_t map_bytes, uint64_t desc_off)
 /* Returns how many of `n` slots can be filled now (0 when full). */
 static inline uint32_t ring_reserve(struct ring *r, uint32_t n)
 {
-	struct ring_desc *d = r->d;
-	uint64_t head = load_relaxed(&d->head);     /* only the producer writes head */
 	uint64_t cap = r->mask + 1;
-	uint64_t free_slots = cap - (head - d->cached_tail);
+	uint64_t free_slots = cap - (r->head - r->cached_tail);
 
 	if (free_slots < n) {
 		/* Acquire: pairs with the release in ring_release(); the consumer
 		 * is done reading every slot below tail. */
-		d->cached_tail = load_acquire(&d->tail);
-		free_slots = cap - (head - d->cached_tail);
+		r->cached_tail = load_acquire(&r->d->tail);
+		free_slots = cap - (r->head - r->cached_tail);
 		if (free_slots == 0)
-			counter_add(&d->full_waits, 1);
+			counter_add(&r->d->full_waits, 1);
 	}
 	return free_slots < n ? (uint32_t)free_slots : n;
 }
@@ -124,23 +129,22 @@ static inline uint32_t ring_reserve(struct ring *r, uint32_t n)
 /* The i-th reserved slot (0 <= i < the count ring_reserve() returned). */
 static inline void *ring_prod_slot(const struct ring *r, uint32_t i)
 {
-	uint64_t head = load_relaxed(&r->d->head);  /* only the producer writes head */
-	return r->slots + ((head + i) & r->mask) * r->slot_bytes;
+	return r->slots + ((r->head + i) & r->mask) * r->slot_bytes;
 }
 
 /* Producer sequence number of the i-th reserved slot: head + i + 1. */
 static inline uint64_t ring_prod_seq(const struct ring *r, uint32_t i)
 {
-	return load_relaxed(&r->d->head) + i + 1;   /* only the producer writes head */
+	return r->head + i + 1;
 }
 
 /* Publishes the first n reserved slots. */
 static inline void ring_commit(struct ring *r, uint32_t n)
 {
-	struct ring_desc *d = r->d;
+	r->head += n;
 	/* Release: the payload stores above become visible before the new head;
 	 * pairs with the acquire in ring_peek(). */
-	store_release(&d->head, load_relaxed(&d->head) + n);
+	store_release(&r->d->head, r->head);
 	if (r->cons_bell)
 		doorbell_ring(r->cons_bell);
 }
@@ -162,15 +166,13 @@ static inline enum ring_status ring_push(struct ring *r, const void *msg, size_t
 /* Returns how many of `n` slots can be read now (0 when empty). */
 static inline uint32_t ring_peek(struct ring *r, uint32_t n)
 {
-	struct ring_desc *d = r->d;
-	uint64_t tail = load_relaxed(&d->tail);     /* only the consumer writes tail */
-	uint64_t avail = d->cached_head - tail;
+	uint64_t avail = r->cached_head - r->tail;
 
 	if (avail < n) {
 		/* Acquire: pairs with the release in ring_commit(); the payload
 		 * of every slot below head is visible. */
-		d->cached_head = load_acquire(&d->head);
-		avail = d->cached_head - tail;
+		r->cached_head = load_acquire(&r->d->head);
+		avail = r->cached_head - r->tail;
 	}
 	return avail < n ? (uint32_t)avail : n;
 }
@@ -178,17 +180,16 @@ static inline uint32_t ring_peek(struct ring *r, uint32_t n)
 /* The i-th readable slot (0 <= i < the count ring_peek() returned). */
 static inline const void *ring_cons_slot(const struct ring *r, uint32_t i)
 {
-	uint64_t tail = load_relaxed(&r->d->tail);  /* only the consumer writes tail */
-	return r->slots + ((tail + i) & r->mask) * r->slot_bytes;
+	return r->slots + ((r->tail + i) & r->mask) * r->slot_bytes;
 }
 
 /* Frees the first n readable slots. */
 static inline void ring_release(struct ring *r, uint32_t n)
 {
-	struct ring_desc *d = r->d;
+	r->tail += n;
 	/* Release: our reads of the slots complete before the producer may
 	 * overwrite them; pairs with the acquire in ring_reserve(). */
-	store_release(&d->tail, load_relaxed(&d->tail) + n);
+	store_release(&r->d->tail, r->tail);
 	if (r->prod_bell)
 		doorbell_ring(r->prod_bell);
 }

@@ -42,6 +42,44 @@ static int add_ring(struct layout *L, const char *name)
 	return r;
 }
 
+/* Hands out every region, in one fixed order, from `s`: a sizing plan
+ * (layout_plan) or the real segment (layout_create). Sets the offsets in L. */
+static int alloc_regions(struct layout *L, const struct tp_config *cfg, struct seg *s)
+{
+	char name[SEG_DIR_NAME_MAX];
+	int rc = 0;
+	rc |= seg_alloc(s, "control", SEG_KIND_CONTROL, sizeof(struct control_block), &L->control_off);
+	for (int p = 0; p < L->n_procs; p++) {
+		snprintf(name, sizeof(name), "bell.%s", L->inline_mode ? "inline" : cfg->processes[p].name);
+		rc |= seg_alloc(s, name, SEG_KIND_BELL, sizeof(struct doorbell), &L->procs[p].bell_off);
+	}
+	for (int r = 0; r < L->n_rings; r++) {
+		struct layout_ring *lr = &L->rings[r];
+		bool raw = lr->kind == STAGE_IO_RAW;
+		snprintf(name, sizeof(name), "ring.%s", lr->name);
+		rc |= seg_alloc(s, name, raw ? SEG_KIND_BRING : SEG_KIND_RING,
+				raw ? sizeof(struct bring_desc) : sizeof(struct ring_desc), &lr->desc_off);
+		snprintf(name, sizeof(name), "ring.%s.data", lr->name);
+		rc |= seg_alloc(s, name, SEG_KIND_RING_DATA,
+				raw ? lr->capacity : ring_data_bytes(lr->capacity, lr->slot_bytes), &lr->data_off);
+	}
+	for (int k = 0; k < L->n_stages; k++) {
+		struct layout_stage *ls = &L->stages[k];
+		snprintf(name, sizeof(name), "stats.%s", ls->def->name);
+		rc |= seg_alloc(s, name, SEG_KIND_STATS, sizeof(struct stats_block), &ls->stats_off);
+		snprintf(name, sizeof(name), "state.%s", ls->def->name);
+		rc |= seg_alloc(s, name, SEG_KIND_STATE, sizeof(struct stage_progress) + ls->def->state_bytes,
+				&ls->state_off);
+		for (int h = 0; h < STATS_H_MAX; h++) {
+			if (h >= STATS_H_T2T && !(ls->def->extra_hists & (1u << h)))
+				continue;
+			snprintf(name, sizeof(name), "hist.%s.%s", ls->def->name, hist_names[h]);
+			rc |= seg_alloc(s, name, SEG_KIND_OTHER, L->hist_bytes, &ls->hist_off[h]);
+		}
+	}
+	return rc;
+}
+
 int layout_plan(struct layout *L, const struct tp_config *cfg, const char *cfg_name,
 		bool inline_mode, char *err, size_t errlen)
 {
@@ -221,41 +259,9 @@ int layout_plan(struct layout *L, const struct tp_config *cfg, const char *cfg_n
 
 	/* 7. Offsets: a sizing plan, then the size. */
 	struct seg plan;
-	uint64_t off;
-	char name[SEG_DIR_NAME_MAX];
-	int rc = 0;
 	seg_plan_init(&plan);
 	L->hist_bytes = hdr_bytes(1, (int64_t)cfg->histograms.highest_ns, (int)cfg->histograms.significant_digits);
-	rc |= seg_alloc(&plan, "control", SEG_KIND_CONTROL, sizeof(struct control_block), &L->control_off);
-	for (int p = 0; p < L->n_procs; p++) {
-		snprintf(name, sizeof(name), "bell.%s", inline_mode ? "inline" : cfg->processes[p].name);
-		rc |= seg_alloc(&plan, name, SEG_KIND_BELL, sizeof(struct doorbell), &L->procs[p].bell_off);
-	}
-	for (int r = 0; r < L->n_rings; r++) {
-		struct layout_ring *lr = &L->rings[r];
-		bool raw = lr->kind == STAGE_IO_RAW;
-		snprintf(name, sizeof(name), "ring.%s", lr->name);
-		rc |= seg_alloc(&plan, name, raw ? SEG_KIND_BRING : SEG_KIND_RING,
-				raw ? sizeof(struct bring_desc) : sizeof(struct ring_desc), &lr->desc_off);
-		snprintf(name, sizeof(name), "ring.%s.data", lr->name);
-		rc |= seg_alloc(&plan, name, SEG_KIND_RING_DATA,
-				raw ? lr->capacity : ring_data_bytes(lr->capacity, lr->slot_bytes), &lr->data_off);
-	}
-	for (int k = 0; k < L->n_stages; k++) {
-		struct layout_stage *ls = &L->stages[k];
-		snprintf(name, sizeof(name), "stats.%s", ls->def->name);
-		rc |= seg_alloc(&plan, name, SEG_KIND_STATS, sizeof(struct stats_block), &ls->stats_off);
-		snprintf(name, sizeof(name), "state.%s", ls->def->name);
-		rc |= seg_alloc(&plan, name, SEG_KIND_STATE, sizeof(struct stage_progress) + ls->def->state_bytes,
-				&ls->state_off);
-		for (int h = 0; h < STATS_H_MAX; h++) {
-			if (h >= STATS_H_T2T && !(ls->def->extra_hists & (1u << h)))
-				continue;
-			snprintf(name, sizeof(name), "hist.%s.%s", ls->def->name, hist_names[h]);
-			rc |= seg_alloc(&plan, name, SEG_KIND_OTHER, L->hist_bytes, &ls->hist_off[h]);
-		}
-	}
-	if (rc)
+	if (alloc_regions(L, cfg, &plan))
 		return fail(err, errlen, "%s: a region name is too long for the segment directory", cfg_name);
 	L->size = seg_plan_size(&plan);
 	if (cfg->segment.size_mb) {
@@ -266,7 +272,6 @@ int layout_plan(struct layout *L, const struct tp_config *cfg, const char *cfg_n
 		L->size = want;
 	}
 	L->hash = config_layout_hash(cfg) ^ (inline_mode ? 0x9e3779b97f4a7c15ULL : 0);
-	(void)off;
 	return 0;
 }
 
@@ -286,24 +291,14 @@ int layout_create(const struct layout *L, const struct tp_config *cfg, struct se
 	int rc = seg_create(s, &o, err, errlen);
 	if (rc)
 		return rc;
-
-	/* Replay the plan's allocations so the directory names every region. */
-	uint64_t off;
-	char name[SEG_DIR_NAME_MAX];
-	rc |= seg_alloc(s, "control", SEG_KIND_CONTROL, sizeof(struct control_block), &off);
-	for (int p = 0; p < L->n_procs; p++) {
-		snprintf(name, sizeof(name), "bell.%s", L->inline_mode ? "inline" : cfg->processes[p].name);
-		rc |= seg_alloc(s, name, SEG_KIND_BELL, sizeof(struct doorbell), &off);
-	}
-	for (int r = 0; r < L->n_rings; r++) {
+	/* The same allocations as the plan, now recorded in the directory. */
+	static struct layout again;
+	memcpy(&again, L, sizeof(again));   /* bytes, padding included, for the memcmp */
+	rc = alloc_regions(&again, cfg, s);
+	if (!rc && memcmp(&again, L, sizeof(again)))
+		rc = -EINVAL;
+	for (int r = 0; !rc && r < L->n_rings; r++) {
 		const struct layout_ring *lr = &L->rings[r];
-		bool raw = lr->kind == STAGE_IO_RAW;
-		snprintf(name, sizeof(name), "ring.%s", lr->name);
-		rc |= seg_alloc(s, name, raw ? SEG_KIND_BRING : SEG_KIND_RING,
-				raw ? sizeof(struct bring_desc) : sizeof(struct ring_desc), &off);
-		snprintf(name, sizeof(name), "ring.%s.data", lr->name);
-		rc |= seg_alloc(s, name, SEG_KIND_RING_DATA,
-				raw ? lr->capacity : ring_data_bytes(lr->capacity, lr->slot_bytes), &off);
 		const struct layout_proc *pp = &L->procs[L->stages[lr->producer].proc];
 		const struct layout_proc *cp = &L->procs[L->stages[lr->consumer].proc];
 		bool same = L->stages[lr->producer].proc == L->stages[lr->consumer].proc;
@@ -311,25 +306,19 @@ int layout_create(const struct layout *L, const struct tp_config *cfg, struct se
 		 * process needs no doorbell (the process polls both ends). */
 		uint64_t cons_bell = !same && cp->wait == WAIT_BLOCK ? cp->bell_off : 0;
 		uint64_t prod_bell = !same && pp->wait == WAIT_BLOCK ? pp->bell_off : 0;
-		if (raw)
+		if (lr->kind == STAGE_IO_RAW)
 			rc |= bring_init(s->base, lr->desc_off, lr->data_off, lr->capacity, lr->max_record,
 					 cons_bell, prod_bell, lr->name);
 		else
 			rc |= ring_init(s->base, lr->desc_off, lr->data_off, lr->capacity, lr->slot_bytes,
 					lr->conflate ? RING_F_CONFLATE : 0, cons_bell, prod_bell, lr->name);
 	}
-	for (int k = 0; k < L->n_stages; k++) {
+	for (int k = 0; !rc && k < L->n_stages; k++) {
 		const struct layout_stage *ls = &L->stages[k];
-		snprintf(name, sizeof(name), "stats.%s", ls->def->name);
-		rc |= seg_alloc(s, name, SEG_KIND_STATS, sizeof(struct stats_block), &off);
-		snprintf(name, sizeof(name), "state.%s", ls->def->name);
-		rc |= seg_alloc(s, name, SEG_KIND_STATE, sizeof(struct stage_progress) + ls->def->state_bytes, &off);
 		struct stats_block *st = seg_ptr(s, ls->stats_off);
 		for (int h = 0; h < STATS_H_MAX; h++) {
 			if (!ls->hist_off[h])
 				continue;
-			snprintf(name, sizeof(name), "hist.%s.%s", ls->def->name, hist_names[h]);
-			rc |= seg_alloc(s, name, SEG_KIND_OTHER, L->hist_bytes, &off);
 			rc |= hdr_init(seg_ptr(s, ls->hist_off[h]), L->hist_bytes, 1,
 				       (int64_t)cfg->histograms.highest_ns, (int)cfg->histograms.significant_digits);
 			st->hist_off[h] = ls->hist_off[h];

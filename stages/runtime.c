@@ -33,7 +33,7 @@ static inline uint64_t out_position(const struct stage_ctx *c)
 	if (c->def->out_kind == STAGE_IO_RAW)
 		return c->out_raw.head;
 	if (c->def->out_kind == STAGE_IO_SLOT)
-		return load_relaxed(&c->out.d->head) + c->out_pending;  /* only we write head */
+		return c->out.head + c->out_pending;
 	return 0;
 }
 
@@ -207,9 +207,8 @@ static void recover(struct stage_ctx *c)
 	const struct stage_progress_rec *r = &p->rec[load_acquire(&p->cur)];
 	c->in_done = r->in_done;
 	if (c->def->out_kind == STAGE_IO_SLOT) {
-		uint64_t head = load_relaxed(&c->out.d->head);   /* we are the producer */
-		if (r->out_written > head)
-			ring_commit(&c->out, (uint32_t)(r->out_written - head));
+		if (r->out_written > c->out.head)
+			ring_commit(&c->out, (uint32_t)(r->out_written - c->out.head));
 	} else if (c->def->out_kind == STAGE_IO_RAW && r->out_written > c->out_raw.head) {
 		c->out_raw.head = r->out_written;
 		bring_publish(&c->out_raw);
