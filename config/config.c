@@ -852,6 +852,57 @@ static const struct config_field supervisor_fields[] = {
 };
 CONFIG_SCHEMA(supervisor_schema, supervisor_fields, NULL);
 
+static const struct config_field feed_fields[] = {
+	{ .key = "max_symbols", .kind = CONFIG_K_INT, CONFIG_AT(struct config_feed, max_symbols),
+	  .min = 1, .max = 65536, .def = 1024 },
+	{ .key = "max_orders", .kind = CONFIG_K_INT, CONFIG_AT(struct config_feed, max_orders),
+	  .min = 1024, .max = 67108864, .def = 1048576 },
+	{ .key = "max_levels", .kind = CONFIG_K_INT, CONFIG_AT(struct config_feed, max_levels),
+	  .min = 16, .max = 65536, .def = 1024 },
+};
+CONFIG_SCHEMA(feed_schema, feed_fields, NULL);
+
+/* "max", or a positive decimal pace multiple ("1", "10", "0.5"): fills speed_milli. */
+static int check_speed(struct config_ctx *c, const struct config_field *f, const cJSON *v, void *obj)
+{
+	struct config_replay *r = obj;
+	const char *p = r->speed;
+	uint64_t milli = 0, frac = 0, scale = 1000;
+	int digits = 0;
+
+	if (!strcmp(p, "max")) {
+		r->speed_milli = 0;
+		return 0;
+	}
+	for (; *p >= '0' && *p <= '9'; p++, digits++)
+		milli = milli * 10 + (uint64_t)(*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			if (scale > 1) {
+				scale /= 10;
+				frac += (uint64_t)(*p - '0') * scale;
+			}
+	milli = milli * 1000 + frac;
+	if (*p || !digits || milli == 0 || milli > 1000000000ULL) {
+		if (v)
+			return fail_expected(c, f, v);
+		return fail(c, "expected %s, got \"%s\" (the default)", f->expected, r->speed);
+	}
+	r->speed_milli = milli;
+	return 0;
+}
+
+static const struct config_field replay_fields[] = {
+	{ .key = "file", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_replay, file),
+	  .def_str = "", .expected = "a capture file path" },
+	{ .key = "speed", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_replay, speed),
+	  .def_str = "max", .expected = "\"max\" or a pace multiple like \"1\", \"10\", \"0.5\"",
+	  .check = check_speed },
+	{ .key = "loop", .kind = CONFIG_K_INT, CONFIG_AT(struct config_replay, loop),
+	  .min = 1, .max = 1000000, .def = 1 },
+};
+CONFIG_SCHEMA(replay_schema, replay_fields, NULL);
+
 static const struct config_field root_fields[] = {
 	{ .key = "pipeline", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, pipeline),
 	  .required = true, .sub = &pipeline_schema },
@@ -872,6 +923,10 @@ static const struct config_field root_fields[] = {
 	  .sub = &monitor_schema },
 	{ .key = "supervisor", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, supervisor),
 	  .sub = &supervisor_schema },
+	{ .key = "feed", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, feed),
+	  .sub = &feed_schema },
+	{ .key = "replay", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, replay),
+	  .sub = &replay_schema },
 };
 CONFIG_SCHEMA(root_schema, root_fields, NULL);
 

@@ -113,6 +113,19 @@ struct config_supervisor {
 	char report[CONFIG_PATH_MAX];	/* run report (JSON) written at shutdown; "" = none */
 };
 
+struct config_feed {
+	uint32_t max_symbols;		/* symbol table and market table entries */
+	uint32_t max_orders;		/* ITCH: live orders held at once */
+	uint32_t max_levels;		/* price levels per book side */
+};
+
+struct config_replay {
+	char file[CONFIG_PATH_MAX];	/* capture to replay; "" = none (set by --replay) */
+	char speed[16];			/* as written: "max", "1", "10", "0.5" */
+	uint64_t speed_milli;		/* derived: pace multiple x1000; 0 = as fast as possible */
+	uint32_t loop;			/* times through the file */
+};
+
 struct tp_config {
 	struct config_pipeline pipeline;
 	struct config_segment segment;
@@ -124,6 +137,8 @@ struct tp_config {
 	enum config_mode mode;
 	struct config_monitor monitor;
 	struct config_supervisor supervisor;
+	struct config_feed feed;
+	struct config_replay replay;
 };
 
 struct config_opts {

@@ -56,6 +56,7 @@
 #include "rings/atomics.h"
 #include "rings/msg.h"
 #include "rings/ring.h"
+#include "perf/bench.h"
 
 #define BENCH_EXIT_OK     0
 #define BENCH_EXIT_FAIL   1   /* a run-time failure (setup, or a message lost or reordered) */
@@ -633,7 +634,7 @@ struct result {
 	long preempted;                /* involuntary context switches, all runs */
 };
 
-static void usage(FILE *f)
+void bench_ring_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tickpipe-bench ring [--json] [--msgs N] [--runs R] [--rtt N] [--cpus A,B]\n"
@@ -716,7 +717,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->cpu[1] = (int)y;
 		} else {
 			fprintf(stderr, "tickpipe-bench ring: unknown argument \"%s\"\n", a);
-			usage(stderr);
+			bench_ring_usage(stderr);
 			return -EINVAL;
 		}
 		i++;
@@ -891,7 +892,7 @@ static void print_table(const struct opts *o, const struct machine *m,
 
 /* ---- the benchmark ---- */
 
-static int bench_ring_main(int argc, char **argv)
+int bench_ring_main(int argc, char **argv)
 {
 	struct opts o;
 	struct machine m;
@@ -902,12 +903,12 @@ static int bench_ring_main(int argc, char **argv)
 	int rc, opened = 0;
 
 	if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
-		usage(stdout);
+		bench_ring_usage(stdout);
 		return BENCH_EXIT_OK;
 	}
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
+			bench_ring_usage(stdout);
 			return BENCH_EXIT_OK;
 		}
 	}
@@ -1032,18 +1033,4 @@ fail_alloc:
 		for (size_t b = 0; b < BENCH_NBATCH; b++)
 			free(hists[p][b]);
 	return BENCH_EXIT_FAIL;
-}
-
-int main(int argc, char **argv)
-{
-	if (argc >= 2 && !strcmp(argv[1], "ring"))
-		return bench_ring_main(argc - 2, argv + 2);
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage(stdout);
-		return BENCH_EXIT_OK;
-	}
-	fprintf(stderr, "tickpipe-bench: expected a benchmark name (\"ring\")%s%s%s\n",
-		argc >= 2 ? ", got \"" : "", argc >= 2 ? argv[1] : "", argc >= 2 ? "\"" : "");
-	usage(stderr);
-	return BENCH_EXIT_USAGE;
 }

@@ -26,6 +26,11 @@
  * waiter flag; consumer: raise the flag, then re-read the index). */
 #define tp_fence_full()      atomic_thread_fence(memory_order_seq_cst)
 
+/* Seqlock fences (rings/seqlock.h): order relaxed data accesses against
+ * the sequence word. */
+#define tp_fence_release()   atomic_thread_fence(memory_order_release)
+#define tp_fence_acquire()   atomic_thread_fence(memory_order_acquire)
+
 /* Single-writer counter bump: the owner is the only writer, so a relaxed
  * load and store (no locked RMW) are enough; readers in other processes see
  * a value that is at worst one update behind. */

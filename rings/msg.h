@@ -60,18 +60,64 @@ _Static_assert(offsetof(struct msg_hdr, symbol_id) == 24, "msg_hdr.symbol_id off
 _Static_assert(offsetof(struct msg_hdr, type) == 28, "msg_hdr.type offset");
 _Static_assert(offsetof(struct msg_hdr, flags) == 30, "msg_hdr.flags offset");
 
+/* Venue formats of raw records (feed/capture.h names them). */
+enum feed_format {
+	FEED_NONE = 0,
+	FEED_ITCH50 = 1,         /* one NASDAQ TotalView-ITCH 5.0 message, no length prefix */
+	FEED_COINBASE = 2,       /* one Coinbase websocket JSON message */
+	FEED_BINANCE = 3,        /* one Binance combined-stream JSON message */
+	FEED_CSV_QUOTES = 4,     /* one "timestamp,bid,ask" line, no newline */
+	FEED_FORMAT_MAX = 5,
+};
+
 /* The header of a raw feed record in the byte ring; the venue bytes follow. */
 struct msg_raw {
 	struct msg_hdr hdr;
 	uint64_t recv_ns;        /* receive time from the capture (or live socket), unix ns */
-	uint32_t source_id;      /* feed source within the pipeline */
+	uint16_t source_id;      /* feed source within the pipeline */
+	uint16_t format;         /* enum feed_format of the payload */
 	uint32_t len;            /* payload bytes that follow */
 };
 
 _Static_assert(sizeof(struct msg_raw) == 48, "msg_raw is 48 bytes");
 _Static_assert(offsetof(struct msg_raw, recv_ns) == 32, "msg_raw.recv_ns offset");
 _Static_assert(offsetof(struct msg_raw, source_id) == 40, "msg_raw.source_id offset");
+_Static_assert(offsetof(struct msg_raw, format) == 42, "msg_raw.format offset");
 _Static_assert(offsetof(struct msg_raw, len) == 44, "msg_raw.len offset");
+
+/* Normalized market-data event (decode -> features). */
+enum md_kind {
+	MD_QUOTE = 1,            /* a venue's best bid/offer message (bookTicker, CSV quote) */
+	MD_TRADE = 2,            /* a trade print */
+	MD_TOP = 3,              /* our book's best bid/ask or their sizes changed */
+};
+
+#define MD_F_SNAPSHOT (1u << 0) /* produced while applying a book snapshot */
+#define MD_F_GAP      (1u << 1) /* a venue sequence gap was seen just before this event */
+
+struct msg_md {
+	struct msg_hdr hdr;      /* hdr.symbol_id: dense id from the symbol table */
+	uint8_t kind;            /* enum md_kind */
+	uint8_t aggressor;       /* trades: 'B' buyer, 'S' seller, 0 unknown */
+	uint16_t format;         /* enum feed_format it was decoded from */
+	uint32_t flags;          /* MD_F_* */
+	px_t bid_px;             /* quote/top: best bid (0 with bid_qty 0: side empty) */
+	qty_t bid_qty;
+	px_t ask_px;
+	qty_t ask_qty;
+	px_t trade_px;           /* trade */
+	qty_t trade_qty;
+	uint64_t recv_ns;        /* receive time of the raw record, unix ns */
+	uint64_t venue_seq;      /* the venue's sequence number, 0 if none */
+};
+
+_Static_assert(sizeof(struct msg_md) == 104, "msg_md is 104 bytes");
+_Static_assert(offsetof(struct msg_md, kind) == 32, "msg_md.kind offset");
+_Static_assert(offsetof(struct msg_md, flags) == 36, "msg_md.flags offset");
+_Static_assert(offsetof(struct msg_md, bid_px) == 40, "msg_md.bid_px offset");
+_Static_assert(offsetof(struct msg_md, trade_px) == 72, "msg_md.trade_px offset");
+_Static_assert(offsetof(struct msg_md, recv_ns) == 88, "msg_md.recv_ns offset");
+_Static_assert(offsetof(struct msg_md, venue_seq) == 96, "msg_md.venue_seq offset");
 
 /* A 64-byte test/benchmark message: the header plus 32 bytes of payload. */
 struct msg_test {

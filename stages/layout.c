@@ -49,6 +49,8 @@ static int alloc_regions(struct layout *L, const struct tp_config *cfg, struct s
 	char name[SEG_DIR_NAME_MAX];
 	int rc = 0;
 	rc |= seg_alloc(s, "control", SEG_KIND_CONTROL, sizeof(struct control_block), &L->control_off);
+	rc |= seg_alloc(s, "table.symbols", SEG_KIND_TABLE, L->symtab_bytes, &L->symtab_off);
+	rc |= seg_alloc(s, "table.market", SEG_KIND_TABLE, L->market_bytes, &L->market_off);
 	for (int p = 0; p < L->n_procs; p++) {
 		snprintf(name, sizeof(name), "bell.%s", L->inline_mode ? "inline" : cfg->processes[p].name);
 		rc |= seg_alloc(s, name, SEG_KIND_BELL, sizeof(struct doorbell), &L->procs[p].bell_off);
@@ -68,7 +70,7 @@ static int alloc_regions(struct layout *L, const struct tp_config *cfg, struct s
 		snprintf(name, sizeof(name), "stats.%s", ls->def->name);
 		rc |= seg_alloc(s, name, SEG_KIND_STATS, sizeof(struct stats_block), &ls->stats_off);
 		snprintf(name, sizeof(name), "state.%s", ls->def->name);
-		rc |= seg_alloc(s, name, SEG_KIND_STATE, sizeof(struct stage_progress) + ls->def->state_bytes,
+		rc |= seg_alloc(s, name, SEG_KIND_STATE, sizeof(struct stage_progress) + ls->state_bytes,
 				&ls->state_off);
 		for (int h = 0; h < STATS_H_MAX; h++) {
 			if (h >= STATS_H_T2T && !(ls->def->extra_hists & (1u << h)))
@@ -261,6 +263,15 @@ int layout_plan(struct layout *L, const struct tp_config *cfg, const char *cfg_n
 	struct seg plan;
 	seg_plan_init(&plan);
 	L->hist_bytes = hdr_bytes(1, (int64_t)cfg->histograms.highest_ns, (int)cfg->histograms.significant_digits);
+	L->symtab_bytes = symtab_bytes(cfg->feed.max_symbols);
+	L->market_bytes = market_bytes(cfg->feed.max_symbols);
+	for (int k = 0; k < L->n_stages; k++) {
+		const struct stage_def *d = L->stages[k].def;
+		L->stages[k].state_bytes = d->state_size ? d->state_size(cfg) : d->state_bytes;
+		if (d->state_size && !L->stages[k].state_bytes)
+			return fail(err, errlen, "%s: feed: stage \"%s\" cannot size its state for these limits",
+				    cfg_name, d->name);
+	}
 	if (alloc_regions(L, cfg, &plan))
 		return fail(err, errlen, "%s: a region name is too long for the segment directory", cfg_name);
 	L->size = seg_plan_size(&plan);
@@ -340,6 +351,14 @@ int layout_create(const struct layout *L, const struct tp_config *cfg, struct se
 		return -EINVAL;
 	}
 
+	rc = symtab_init(seg_ptr(s, L->symtab_off), L->symtab_bytes, cfg->feed.max_symbols);
+	rc |= market_init(seg_ptr(s, L->market_off), L->market_bytes, cfg->feed.max_symbols);
+	if (rc) {
+		snprintf(err, errlen, "segment %s: cannot lay out the symbol and market tables", cfg->segment.name);
+		seg_detach(s);
+		seg_destroy(cfg->segment.name, NULL);
+		return -EINVAL;
+	}
 	struct control_block *c = seg_ptr(s, L->control_off);
 	c->magic = CONTROL_MAGIC;
 	c->supervisor_pid = (int32_t)getpid();

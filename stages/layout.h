@@ -6,7 +6,8 @@
  * every region's offset without touching memory; layout_create() creates the
  * segment and initialises the regions at those offsets.
  *
- * Regions, by name in the segment directory: "control", "bell.<process>",
+ * Regions, by name in the segment directory: "control", "table.symbols",
+ * "table.market", "bell.<process>",
  * "ring.<ring>" (+ ".data"), "stats.<stage>", "state.<stage>",
  * "hist.<stage>.<queue|service|ingress|t2t|t2f>".
  */
@@ -38,6 +39,7 @@ struct layout_stage {
 	int proc;                    /* index into cfg->processes */
 	int in_ring, out_ring;       /* indexes into rings[], -1 = none */
 	uint64_t stats_off, state_off;
+	size_t state_bytes;          /* the stage's own state (after its progress record) */
 	uint64_t hist_off[STATS_H_MAX];
 };
 
@@ -54,6 +56,8 @@ struct layout {
 	struct layout_ring rings[STAGE_MAX];
 	struct layout_proc procs[CONFIG_MAX_PROCESSES];
 	uint64_t control_off;
+	uint64_t symtab_off, market_off;     /* the tables every stage may read */
+	size_t symtab_bytes, market_bytes;
 	uint64_t size;
 	uint64_t hash;
 	size_t hist_bytes;

@@ -173,6 +173,9 @@ static int service_source(struct stage_ctx *c)
 		finish(c);
 		return 0;
 	}
+	if (c->wake_tick && tsc_now() < c->wake_tick)
+		return 0;                               /* paced: nothing due yet */
+	c->wake_tick = 0;
 	uint32_t budget = c->batch;
 	if (c->def->out_kind == STAGE_IO_SLOT) {
 		uint32_t per = c->def->max_out_per_msg;
@@ -192,8 +195,8 @@ static int service_source(struct stage_ctx *c)
 	if (k > 0) {
 		progress_commit(c, c->in_done + (uint64_t)k, out_position(c));
 		counter_add(&c->stats->batches, 1);
-	} else if (c->def->out_kind == STAGE_IO_RAW) {
-		c->blocked = true;                      /* byte ring full, or no data yet */
+	} else if (c->def->out_kind == STAGE_IO_RAW && !c->wake_tick) {
+		c->blocked = true;                      /* byte ring full */
 	}
 	publish(c);
 	return k > 0 ? k : 0;
@@ -241,6 +244,8 @@ int runtime_open(struct runtime *rt, const struct layout *L, const struct seg *s
 		c->batch = cfg->supervisor.batch;
 		c->stats = seg_ptr(s, ls->stats_off);
 		c->prog = seg_ptr(s, ls->state_off);
+		c->symtab = seg_ptr(s, L->symtab_off);
+		c->market = seg_ptr(s, L->market_off);
 		c->state = (uint8_t *)c->prog + sizeof(struct stage_progress);
 		c->timer_ticks = tsc_from_ns((uint64_t)cfg->supervisor.timer_interval_ms * 1000000ULL);
 		for (int h = 0; h < STATS_H_MAX; h++)
@@ -347,7 +352,7 @@ static bool runtime_ready(void *arg)
 		    (c->out_raw.mask + 1) - (c->out_raw.head - load_acquire(&c->out_raw.d->tail)) >=
 		    (c->out_raw.mask + 1) / 2)
 			return true;                  /* half the byte ring is free again */
-		if (!c->def->in_ring && !c->blocked)
+		if (!c->def->in_ring && !c->blocked && (!c->wake_tick || tsc_now() >= c->wake_tick))
 			return true;
 		if (c->def->in_kind == STAGE_IO_SLOT && ring_peek(&c->in, 1))
 			return true;
@@ -357,13 +362,31 @@ static bool runtime_ready(void *arg)
 	return false;
 }
 
+/* A paced source sleeps no longer than until its next record is due. */
+static void bound_sleep(struct runtime *rt, uint64_t sleep_ns)
+{
+	uint64_t now = tsc_now();
+	rt->idle.sleep_ns = sleep_ns;
+	for (int i = 0; i < rt->n; i++) {
+		const struct stage_ctx *c = &rt->ctx[i];
+		if (!c->done && c->wake_tick) {
+			uint64_t ns = c->wake_tick > now ? tsc_to_ns(c->wake_tick - now) : 1000;
+			if (ns < rt->idle.sleep_ns)
+				rt->idle.sleep_ns = ns ? ns : 1000;
+		}
+	}
+}
+
 int runtime_run(struct runtime *rt)
 {
+	uint64_t sleep_ns = rt->idle.sleep_ns;
 	while (!runtime_done(rt)) {
-		if (runtime_step(rt))
+		if (runtime_step(rt)) {
 			idle_reset(&rt->idle);
-		else
+		} else {
+			bound_sleep(rt, sleep_ns);
 			idle_wait(&rt->idle, runtime_ready, rt);
+		}
 	}
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "feed/market.h"
 #include "monitor/hdr.h"
 #include "monitor/tsc.h"
 #include "rings/bring.h"
@@ -51,6 +52,9 @@ struct stage_def {
 	uint32_t out_msg_bytes;     /* largest fixed-slot message emitted */
 	uint32_t max_out_per_msg;   /* most messages one input may emit (reserved before handle) */
 	uint32_t state_bytes;       /* the stage's own state in the segment */
+	/* When set, the state size depends on the config (books, order tables):
+	 * used instead of state_bytes. */
+	size_t (*state_size)(const struct tp_config *cfg);
 	const char *const *reasons; /* NULL-terminated names of per-reason counters */
 	uint32_t extra_hists;       /* bit mask of STATS_H_T2T / STATS_H_T2F histograms it records */
 
@@ -91,6 +95,8 @@ struct stage_ctx {
 	const struct tp_config *cfg;
 	struct stage_progress *prog;
 	const struct stats_block *upstream;  /* producer of the input ring; NULL for a source */
+	struct symtab *symtab;          /* the pipeline's tables (written by decode only) */
+	struct market_table *market;
 	struct hdr *hist[STATS_H_MAX];
 	uint32_t index;                 /* position in the pipeline */
 	uint32_t batch;                 /* most inputs per batch */
@@ -108,6 +114,7 @@ struct stage_ctx {
 	uint32_t out_pending;           /* slots written on `out`, not yet published */
 	uint32_t out_reserved;          /* slots reserved on `out` */
 	uint32_t src_emitted;           /* records emitted in the current poll() */
+	uint64_t wake_tick;             /* source: poll() has nothing before this tick (paced replay) */
 	bool done;
 	bool blocked;                   /* waiting for output space */
 };

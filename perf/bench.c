@@ -1,0 +1,39 @@
+/* bench.c - build/tickpipe-bench: picks a benchmark by name */
+#include <stdio.h>
+#include <string.h>
+
+#include "perf/bench.h"
+
+struct bench {
+	const char *name;
+	int (*main)(int argc, char **argv);
+	void (*usage)(FILE *f);
+};
+
+static const struct bench benches[] = {
+	{ "ring", bench_ring_main, bench_ring_usage },
+};
+
+#define N_BENCHES (sizeof(benches) / sizeof(benches[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tickpipe-bench NAME [args]   (usually run as `tickpipe bench NAME`)\n\n");
+	for (size_t i = 0; i < N_BENCHES; i++)
+		benches[i].usage(f);
+}
+
+int main(int argc, char **argv)
+{
+	for (size_t i = 0; argc >= 2 && i < N_BENCHES; i++)
+		if (!strcmp(argv[1], benches[i].name))
+			return benches[i].main(argc - 2, argv + 2);
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "tickpipe-bench: expected a benchmark name%s%s%s\n", argc >= 2 ? ", got \"" : "",
+		argc >= 2 ? argv[1] : "", argc >= 2 ? "\"" : "");
+	usage(stderr);
+	return 2;
+}
