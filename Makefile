@@ -69,7 +69,18 @@ PERF_LIBS   = $(shell pkg-config --libs ck 2>/dev/null || echo -lck) -lrte_ring 
 
 DEPS_OK := $(BUILD)/.deps-ok
 
-.PHONY: all test test-rings bench clean deps
+# libFuzzer targets: tests/fuzz/fuzz_NAME.c, seed corpus tests/fuzz/corpus/NAME/.
+# Built with clang (-fsanitize=fuzzer,address,undefined) in build-fuzz/;
+# `make fuzz` runs each for FUZZ_SECONDS.
+FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_SECONDS ?= 30
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=all -Wall -Wextra -Werror
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
+
+.PHONY: all test test-rings bench clean deps fuzz
 all: $(BUILD)/tickpipe $(BUILD)/tickpipe-bench
 
 deps: $(DEPS_OK)
@@ -117,6 +128,22 @@ test-rings: $(RING_TESTS)
 
 bench: $(BUILD)/tickpipe $(BUILD)/tickpipe-bench
 	$(Q)$(BUILD)/tickpipe bench ring
+
+build-fuzz/obj/%.o: %.c | $(DEPS_OK)
+	$(call quiet,CLANG,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
+	$(call quiet,FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) $(LIBS)
+
+fuzz: $(FUZZ_BINS)
+	$(Q)set -e; for f in $(FUZZ_BINS); do n=$${f#build-fuzz/fuzz_}; \
+		mkdir -p build-fuzz/corpus/$$n; \
+		printf '== %s (%ss)\n' "$$f" $(FUZZ_SECONDS); \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus/$$n tests/fuzz/corpus/$$n \
+			2>&1 | grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY' ; done
 
 clean:
 	rm -rf build build-*

@@ -862,34 +862,43 @@ static const struct config_field feed_fields[] = {
 };
 CONFIG_SCHEMA(feed_schema, feed_fields, NULL);
 
-/* "max", or a positive decimal pace multiple ("1", "10", "0.5"): fills speed_milli. */
-static int check_speed(struct config_ctx *c, const struct config_field *f, const cJSON *v, void *obj)
+int config_parse_speed(const char *s, uint64_t *speed_milli)
 {
-	struct config_replay *r = obj;
-	const char *p = r->speed;
-	uint64_t milli = 0, frac = 0, scale = 1000;
+	uint64_t whole = 0, frac = 0, scale = 1000;
 	int digits = 0;
+	const char *p = s;
 
-	if (!strcmp(p, "max")) {
-		r->speed_milli = 0;
+	if (!strcmp(s, "max")) {
+		*speed_milli = 0;
 		return 0;
 	}
-	for (; *p >= '0' && *p <= '9'; p++, digits++)
-		milli = milli * 10 + (uint64_t)(*p - '0');
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+	for (; *p >= '0' && *p <= '9' && whole <= 1000000000ULL; p++, digits++)
+		whole = whole * 10 + (uint64_t)(*p - '0');
+	if (*p == '.') {
+		const char *dot = p++;
+		for (; *p >= '0' && *p <= '9'; p++, digits++)
 			if (scale > 1) {
 				scale /= 10;
 				frac += (uint64_t)(*p - '0') * scale;
 			}
-	milli = milli * 1000 + frac;
-	if (*p || !digits || milli == 0 || milli > 1000000000ULL) {
-		if (v)
-			return fail_expected(c, f, v);
-		return fail(c, "expected %s, got \"%s\" (the default)", f->expected, r->speed);
+		if (p == dot + 1)
+			return -EINVAL;          /* "1." */
 	}
-	r->speed_milli = milli;
+	if (*p || !digits || whole > 1000000ULL || whole * 1000 + frac == 0)
+		return -EINVAL;
+	*speed_milli = whole * 1000 + frac;
 	return 0;
+}
+
+/* "max", or a positive decimal pace multiple ("1", "10", "0.5"): fills speed_milli. */
+static int check_speed(struct config_ctx *c, const struct config_field *f, const cJSON *v, void *obj)
+{
+	struct config_replay *r = obj;
+	if (config_parse_speed(r->speed, &r->speed_milli) == 0)
+		return 0;
+	if (v)
+		return fail_expected(c, f, v);
+	return fail(c, "expected %s, got \"%s\" (the default)", f->expected, r->speed);
 }
 
 static const struct config_field replay_fields[] = {

@@ -165,6 +165,10 @@ int config_parse(const char *json, size_t len, const char *name_for_messages,
 int config_load(const char *path, struct tp_config *cfg,
 		const struct config_opts *opts, char *err, size_t errlen);
 
+/* Parses a replay pace: "max" (0) or a positive multiple up to 1000000 with
+ * up to 3 decimals ("1" = 1000, "0.5" = 500). Returns 0, or -EINVAL. */
+int config_parse_speed(const char *s, uint64_t *speed_milli);
+
 /* Release what config_parse allocated and zero *cfg. Nothing is heap-allocated
  * today; callers call it anyway so a later section may allocate. Never fails. */
 void config_free(struct tp_config *cfg);

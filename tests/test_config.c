@@ -717,6 +717,29 @@ static uint64_t hash_q(const char *json)
 #define P2 "'processes':[{'name':'a','cpu':0,'stages':['decode','features']}," \
 	   "{'name':'b','cpu':1,'stages':['risk']}]"
 
+static void test_parse_speed(void **state)
+{
+	(void)state;
+	uint64_t m = 99;
+	assert_int_equal(config_parse_speed("max", &m), 0);
+	assert_int_equal(m, 0);
+	assert_int_equal(config_parse_speed("1", &m), 0);
+	assert_int_equal(m, 1000);
+	assert_int_equal(config_parse_speed("10", &m), 0);
+	assert_int_equal(m, 10000);
+	assert_int_equal(config_parse_speed("0.5", &m), 0);
+	assert_int_equal(m, 500);
+	assert_int_equal(config_parse_speed("2.25", &m), 0);
+	assert_int_equal(m, 2250);
+	assert_int_equal(config_parse_speed("1000000", &m), 0);
+	assert_int_equal(m, 1000000000);
+	m = 7;
+	const char *bad[] = { "", "0", "0.0", "-1", "1e3", "fast", "1.", ".", "1000001", "99999999999999999999" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(config_parse_speed(bad[i], &m), -EINVAL);
+	assert_int_equal(m, 7);
+}
+
 static void test_layout_hash(void **state)
 {
 	const char *base = "{" PIPE "," SEG "," P2 ",'rings':{'capacity':1024,"
@@ -802,6 +825,7 @@ int main(void)
 		cmocka_unit_test(test_load_syntax_error_names_path),
 		cmocka_unit_test(test_load_size_limit),
 		cmocka_unit_test(test_out_of_memory),
+		cmocka_unit_test(test_parse_speed),
 		cmocka_unit_test(test_layout_hash),
 	};
 	struct CMUnitTest *bad = calloc(nbad, sizeof(*bad));
