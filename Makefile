@@ -60,12 +60,12 @@ LIBTP      := $(BUILD)/libtickpipe.a
 RING_TESTS := $(filter $(BUILD)/tests/test_ring $(BUILD)/tests/test_bring \
                        $(BUILD)/tests/test_wait $(BUILD)/tests/test_seg,$(TESTS))
 
-# Benchmark peers (libck-dev, dpdk-dev) are linked into the benchmark binary
+# Benchmark peers (libck-dev, dpdk-dev, libxgboost-dev) are linked into the benchmark binary
 # only, never into build/tickpipe. Recursive (=) so pkg-config runs after the
 # dependency check has installed them.
 PERF_CFLAGS = $(shell pkg-config --cflags ck 2>/dev/null) \
                $(filter-out -march=%,$(shell pkg-config --cflags libdpdk 2>/dev/null))
-PERF_LIBS   = $(shell pkg-config --libs ck 2>/dev/null || echo -lck) -lrte_ring -lrte_eal
+PERF_LIBS   = $(shell pkg-config --libs ck 2>/dev/null || echo -lck) -lrte_ring -lrte_eal -lxgboost
 
 DEPS_OK := $(BUILD)/.deps-ok
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "feed/replay.h"
 #include "stages/stage.h"
 
 static const struct stage_def *registry[STAGE_MAX];
@@ -35,5 +36,9 @@ const struct stage_def *stage_find_consumer(const char *ring)
 
 void stage_register_builtin(void)
 {
+	static int done;
+	if (done++)
+		return;
+	stage_register(&replay_stage);
 	/* The trading stages register here as they are added. */
 }

@@ -19,6 +19,7 @@ static const struct subcommand subcommands[] = {
 	{ "run", cmd_run, "run a pipeline from a config (the supervisor)" },
 	{ "ctl", cmd_ctl, "operator commands: pause, resume, halt, flatten, status" },
 	{ "config", cmd_config, "check a config and print what it describes" },
+	{ "import", cmd_import, "turn an ITCH 5.0, websocket (Coinbase, Binance) or CSV quote file into a capture" },
 	{ "seg", cmd_seg, "list, inspect or remove shared-memory segments" },
 	{ "bench", cmd_bench, "run a benchmark (bench ring)" },
 };

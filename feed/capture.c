@@ -1,0 +1,325 @@
+/* capture.c - capture files: mmap reader that stops at a truncated tail, buffered writer */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "feed/capture.h"
+
+#define CAP_ALIGN        8u
+#define CAP_WRITE_BUF    (256u * 1024u)
+
+_Static_assert(offsetof(struct cap_header, version) == 8, "cap_header.version offset");
+_Static_assert(offsetof(struct cap_header, header_bytes) == 12, "cap_header.header_bytes offset");
+_Static_assert(offsetof(struct cap_header, format) == 16, "cap_header.format offset");
+_Static_assert(offsetof(struct cap_header, flags) == 20, "cap_header.flags offset");
+_Static_assert(offsetof(struct cap_header, start_unix_ns) == 24, "cap_header.start_unix_ns offset");
+_Static_assert(offsetof(struct cap_header, record_count) == 32, "cap_header.record_count offset");
+_Static_assert(offsetof(struct cap_header, source) == 40, "cap_header.source offset");
+_Static_assert(offsetof(struct cap_record, source_id) == 8, "cap_record.source_id offset");
+_Static_assert(offsetof(struct cap_record, len) == 12, "cap_record.len offset");
+_Static_assert(sizeof(CAP_MAGIC) - 1 == 8, "magic is 8 bytes");
+
+static void cap_msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void cap_msg(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static inline uint64_t cap_pad(uint64_t len)
+{
+	return (len + CAP_ALIGN - 1) & ~(uint64_t)(CAP_ALIGN - 1);
+}
+
+static const char *const format_names[FEED_FORMAT_MAX] = {
+	[FEED_NONE] = "none",
+	[FEED_ITCH50] = "itch50",
+	[FEED_COINBASE] = "coinbase",
+	[FEED_BINANCE] = "binance",
+	[FEED_CSV_QUOTES] = "csv-quotes",
+};
+
+const char *feed_format_name(uint32_t f)
+{
+	return f < FEED_FORMAT_MAX ? format_names[f] : "unknown";
+}
+
+enum feed_format feed_format_parse(const char *s)
+{
+	if (!s)
+		return FEED_NONE;
+	for (uint32_t f = FEED_NONE + 1; f < FEED_FORMAT_MAX; f++)
+		if (!strcmp(s, format_names[f]))
+			return (enum feed_format)f;
+	return FEED_NONE;
+}
+
+/* ---- reader ---- */
+
+int cap_open(struct cap_reader *r, const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	void *base = MAP_FAILED;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	if (strlen(path) >= sizeof(r->path)) {
+		cap_msg(err, errlen, "%s: path longer than %zu bytes", path, sizeof(r->path) - 1);
+		return -ENAMETOOLONG;
+	}
+	snprintf(r->path, sizeof(r->path), "%s", path);
+	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block us */
+	if (r->fd < 0) {
+		rc = -errno;
+		cap_msg(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (fstat(r->fd, &sb)) {
+		rc = -errno;
+		cap_msg(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		rc = -EINVAL;
+		cap_msg(err, errlen, "%s: not a regular file", path);
+		goto fail;
+	}
+	if ((uint64_t)sb.st_size < sizeof(struct cap_header)) {
+		rc = -EPROTO;
+		cap_msg(err, errlen, "%s: not a capture: header too short: file has %" PRIu64
+			" bytes, a capture header is %zu", path, (uint64_t)sb.st_size, sizeof(struct cap_header));
+		goto fail;
+	}
+	base = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, r->fd, 0);
+	if (base == MAP_FAILED) {
+		rc = -errno;
+		cap_msg(err, errlen, "%s: cannot map: %s", path, strerror(errno));
+		goto fail;
+	}
+	madvise(base, (size_t)sb.st_size, MADV_SEQUENTIAL);   /* advice only: failure is harmless */
+	const struct cap_header *h = base;
+	if (memcmp(h->magic, CAP_MAGIC, sizeof(h->magic))) {
+		rc = -EPROTO;
+		cap_msg(err, errlen, "%s: not a capture: magic is not \"TPCAP\\0\\0\\1\"", path);
+		goto fail;
+	}
+	if (h->version != CAP_VERSION) {
+		rc = -EPROTO;
+		cap_msg(err, errlen, "%s: version: capture format version %" PRIu32 ", this build reads version %u",
+			path, h->version, CAP_VERSION);
+		goto fail;
+	}
+	if (h->header_bytes < sizeof(struct cap_header) || h->header_bytes % CAP_ALIGN ||
+	    h->header_bytes > (uint64_t)sb.st_size) {
+		rc = -EPROTO;
+		cap_msg(err, errlen, "%s: header_bytes: %" PRIu32 ", expected a multiple of 8 from %zu to the file size %"
+			PRIu64, path, h->header_bytes, sizeof(struct cap_header), (uint64_t)sb.st_size);
+		goto fail;
+	}
+	if (h->format >= FEED_FORMAT_MAX) {
+		rc = -EPROTO;
+		cap_msg(err, errlen, "%s: format: %" PRIu32 " is not a known venue format (0..%d)",
+			path, h->format, FEED_FORMAT_MAX - 1);
+		goto fail;
+	}
+	r->base = base;
+	r->size = (size_t)sb.st_size;
+	r->hdr = h;
+	r->off = h->header_bytes;
+	r->index = 0;
+	return 0;
+fail:
+	if (base != MAP_FAILED)
+		munmap(base, (size_t)sb.st_size);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	return rc;
+}
+
+int cap_next(struct cap_reader *r, struct cap_view *v, char *err, size_t errlen)
+{
+	uint64_t off = r->off;
+	uint64_t left = off <= r->size ? r->size - off : 0;
+	uint64_t count = r->hdr->record_count;
+
+	if (left == 0) {
+		if (count && r->index < count) {
+			cap_msg(err, errlen, "%s: truncated at byte offset %" PRIu64 ": the header counts %" PRIu64
+				" records, the file ends after %" PRIu64, r->path, off, count, r->index);
+			return -EPROTO;
+		}
+		return 0;
+	}
+	if (count && r->index >= count) {
+		cap_msg(err, errlen, "%s: corrupt record at byte offset %" PRIu64 ": %" PRIu64
+			" bytes follow the %" PRIu64 " records the header counts", r->path, off, left, count);
+		return -EPROTO;
+	}
+	if (left < sizeof(struct cap_record)) {
+		cap_msg(err, errlen, "%s: truncated record at byte offset %" PRIu64 ": a record header is %zu bytes, %"
+			PRIu64 " remain", r->path, off, sizeof(struct cap_record), left);
+		return -EPROTO;
+	}
+	struct cap_record rec;
+	memcpy(&rec, r->base + off, sizeof(rec));   /* header_bytes is 8-aligned, so is off; memcpy anyway */
+	if (rec.len > CAP_MAX_RECORD) {
+		cap_msg(err, errlen, "%s: corrupt record at byte offset %" PRIu64 ": length %" PRIu32
+			" exceeds the %u-byte maximum", r->path, off, rec.len, CAP_MAX_RECORD);
+		return -EPROTO;
+	}
+	uint64_t body = cap_pad(rec.len);
+	if (body > left - sizeof(rec)) {
+		cap_msg(err, errlen, "%s: truncated record at byte offset %" PRIu64 ": header says %" PRIu32
+			" bytes, %" PRIu64 " remain", r->path, off, rec.len, left - sizeof(rec));
+		return -EPROTO;
+	}
+	v->recv_ns = rec.recv_ns;
+	v->source_id = rec.source_id;
+	v->len = rec.len;
+	v->data = r->base + off + sizeof(rec);
+	v->offset = off;
+	r->off = off + sizeof(rec) + body;
+	r->index++;
+	return 1;
+}
+
+void cap_rewind(struct cap_reader *r)
+{
+	r->off = r->hdr ? r->hdr->header_bytes : 0;
+	r->index = 0;
+}
+
+void cap_close(struct cap_reader *r)
+{
+	if (r->base)
+		munmap((void *)r->base, r->size);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->base = NULL;
+	r->hdr = NULL;
+	r->size = 0;
+	r->fd = -1;
+}
+
+/* ---- writer ---- */
+
+static void cap_header_fill(struct cap_header *h, enum feed_format format, const char *source,
+			    uint64_t start_ns, uint64_t count)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, CAP_MAGIC, sizeof(h->magic));
+	h->version = CAP_VERSION;
+	h->header_bytes = sizeof(*h);
+	h->format = (uint32_t)format;
+	h->start_unix_ns = start_ns;
+	h->record_count = count;
+	if (source)
+		strncpy(h->source, source, sizeof(h->source) - 1);   /* NUL-padded, always terminated */
+}
+
+int cap_create(struct cap_writer *w, const char *path, enum feed_format format, const char *source,
+	       char *err, size_t errlen)
+{
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	if ((uint32_t)format >= FEED_FORMAT_MAX) {
+		cap_msg(err, errlen, "%s: format %u is not a known venue format", path, (unsigned)format);
+		return -EINVAL;
+	}
+	if (strlen(path) >= sizeof(w->path)) {
+		cap_msg(err, errlen, "%s: path longer than %zu bytes", path, sizeof(w->path) - 1);
+		return -ENAMETOOLONG;
+	}
+	snprintf(w->path, sizeof(w->path), "%s", path);
+	w->f = fopen(path, "w+be");   /* read back by cap_finish */
+	if (!w->f) {
+		rc = -errno;
+		cap_msg(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+		return rc;
+	}
+	setvbuf(w->f, NULL, _IOFBF, CAP_WRITE_BUF);   /* failure keeps the default buffer */
+	struct cap_header h;
+	cap_header_fill(&h, format, source, 0, 0);
+	if (fwrite(&h, sizeof(h), 1, w->f) != 1) {
+		rc = -EIO;
+		cap_msg(err, errlen, "%s: cannot write the header: %s", path, strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	{
+		struct stat sb;   /* remove what we created, never a device such as /dev/full */
+		bool ours = fstat(fileno(w->f), &sb) == 0 && S_ISREG(sb.st_mode);
+		fclose(w->f);
+		w->f = NULL;
+		if (ours)
+			unlink(path);
+	}
+	return rc;
+}
+
+int cap_write(struct cap_writer *w, uint64_t recv_ns, uint32_t source_id, const void *data, uint32_t len)
+{
+	static const uint8_t zeros[CAP_ALIGN];
+	if (len > CAP_MAX_RECORD)
+		return -EINVAL;
+	if (!w->f)
+		return -EIO;
+	struct cap_record rec = { .recv_ns = recv_ns, .source_id = source_id, .len = len };
+	size_t pad = (size_t)(cap_pad(len) - len);
+	/* Unlocked: a writer belongs to one thread. */
+	if (fwrite_unlocked(&rec, sizeof(rec), 1, w->f) != 1 ||
+	    (len && fwrite_unlocked(data, len, 1, w->f) != 1) ||
+	    (pad && fwrite_unlocked(zeros, pad, 1, w->f) != 1))
+		return -EIO;
+	if (w->count == 0)
+		w->first_ns = recv_ns;
+	w->count++;
+	return 0;
+}
+
+int cap_finish(struct cap_writer *w, char *err, size_t errlen)
+{
+	struct cap_header h;
+	int rc = 0;
+
+	if (!w->f) {
+		cap_msg(err, errlen, "%s: capture is not open", w->path);
+		return -EIO;
+	}
+	/* Read back format and source from the header we wrote, so the writer
+	 * needs no copy of them. */
+	if (fflush(w->f) || fseek(w->f, 0, SEEK_SET) || fread(&h, sizeof(h), 1, w->f) != 1) {
+		cap_msg(err, errlen, "%s: cannot re-read the header: %s", w->path, strerror(errno));
+		rc = -EIO;
+		goto out;
+	}
+	h.start_unix_ns = w->first_ns;
+	h.record_count = w->count;
+	if (fseek(w->f, 0, SEEK_SET) || fwrite(&h, sizeof(h), 1, w->f) != 1 || fflush(w->f)) {
+		cap_msg(err, errlen, "%s: cannot rewrite the header: %s", w->path, strerror(errno));
+		rc = -EIO;
+		goto out;
+	}
+out:
+	if (fclose(w->f) && !rc) {
+		cap_msg(err, errlen, "%s: cannot close: %s", w->path, strerror(errno));
+		rc = -EIO;
+	}
+	w->f = NULL;
+	return rc;
+}
