@@ -13,6 +13,7 @@ int cmd_seg(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_model(int argc, char **argv);
 
 /* True if argv[1..] holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

@@ -13,11 +13,13 @@
 
 static void bench_usage(FILE *f)
 {
-	fprintf(f, "usage: tickpipe bench ring [--json] [--msgs N] [--runs R] [--cpus A,B]\n\n"
-		   "  ring   throughput and round trip of 64-byte messages between two pinned\n"
-		   "         cores, batch 1 and 32, for tickpipe's ring, ck_ring, DPDK rte_ring\n"
-		   "         and a bare cache-line ping-pong, all in the same run.\n"
-		   "         --json prints one JSON object; see perf/RESULTS.md.\n");
+	fprintf(f, "usage: tickpipe bench NAME [--json] [options]   (tickpipe bench NAME --help)\n\n"
+		   "  ring       throughput and round trip of 64-byte messages between two pinned\n"
+		   "             cores, batch 1 and 32: tickpipe's ring, ck_ring, DPDK rte_ring and a\n"
+		   "             bare cache-line ping-pong, all in the same run\n"
+		   "  inference  one-row XGBoost prediction latency: our evaluator and libxgboost's\n"
+		   "             C API on the same model, in the same run\n\n"
+		   "--json prints one JSON object; figures and machines are in perf/RESULTS.md.\n");
 }
 
 int cmd_bench(int argc, char **argv)
