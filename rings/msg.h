@@ -66,7 +66,7 @@ enum feed_format {
 	FEED_ITCH50 = 1,         /* one NASDAQ TotalView-ITCH 5.0 message, no length prefix */
 	FEED_COINBASE = 2,       /* one Coinbase websocket JSON message */
 	FEED_BINANCE = 3,        /* one Binance combined-stream JSON message */
-	FEED_CSV_QUOTES = 4,     /* one "timestamp,bid,ask" line, no newline */
+	FEED_CSV_QUOTES = 4,     /* one "SYMBOL,timestamp,bid,ask" line (the importer prepends the symbol), no newline */
 	FEED_FORMAT_MAX = 5,
 };
 
