@@ -128,6 +128,7 @@ test-rings: $(RING_TESTS)
 
 bench: $(BUILD)/tickpipe $(BUILD)/tickpipe-bench
 	$(Q)$(BUILD)/tickpipe bench ring
+	$(Q)$(BUILD)/tickpipe bench decode
 	$(Q)$(BUILD)/tickpipe bench inference
 
 build-fuzz/obj/%.o: %.c | $(DEPS_OK)

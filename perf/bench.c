@@ -12,6 +12,7 @@ struct bench {
 
 static const struct bench benches[] = {
 	{ "ring", bench_ring_main, bench_ring_usage },
+	{ "decode", bench_decode_main, bench_decode_usage },
 	{ "inference", bench_inference_main, bench_inference_usage },
 };
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "feed/replay.h"
+#include "stages/decode.h"
 #include "stages/stage.h"
 
 static const struct stage_def *registry[STAGE_MAX];
@@ -40,5 +41,6 @@ void stage_register_builtin(void)
 	if (done++)
 		return;
 	stage_register(&replay_stage);
+	stage_register(&decode_stage);
 	/* The trading stages register here as they are added. */
 }

@@ -576,10 +576,10 @@ static void test_run_binary_rejects(void **state)
 {
 	(void)state;
 	char json[4096], got[2048], want[512];
-	make_json(json, sizeof(json), PROC("front", 0, "block", "'decode','tpass1'"), "processes", NULL, NULL);
+	make_json(json, sizeof(json), PROC("front", 0, "block", "'nonesuch','tpass1'"), "processes", NULL, NULL);
 	write_file(cfg_path, json);
 	assert_int_equal(run_tool(NULL, "run", cfg_path, "--quiet", NULL), 2);
-	snprintf(want, sizeof(want), "%s: processes[0].stages[0]: unknown stage \"decode\"\n", cfg_path);
+	snprintf(want, sizeof(want), "%s: processes[0].stages[0]: unknown stage \"nonesuch\"\n", cfg_path);
 	assert_string_equal(slurp(err_path, got, sizeof(got)), want);
 	assert_no_segment();
 

@@ -14,6 +14,8 @@ int cmd_bench(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
+int cmd_decode(int argc, char **argv);
 
 /* True if argv[1..] holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

@@ -17,6 +17,8 @@ static void bench_usage(FILE *f)
 		   "  ring       throughput and round trip of 64-byte messages between two pinned\n"
 		   "             cores, batch 1 and 32: tickpipe's ring, ck_ring, DPDK rte_ring and a\n"
 		   "             bare cache-line ping-pong, all in the same run\n"
+		   "  decode     decoder cost per message: ITCH 5.0 parse + book update over 10M\n"
+		   "             generated messages, Coinbase JSON over the bundled sample\n"
 		   "  inference  one-row XGBoost prediction latency: our evaluator and libxgboost's\n"
 		   "             C API on the same model, in the same run\n\n"
 		   "--json prints one JSON object; figures and machines are in perf/RESULTS.md.\n");

@@ -20,9 +20,11 @@ static const struct subcommand subcommands[] = {
 	{ "ctl", cmd_ctl, "operator commands: pause, resume, halt, flatten, status" },
 	{ "config", cmd_config, "check a config and print what it describes" },
 	{ "import", cmd_import, "turn an ITCH 5.0, websocket (Coinbase, Binance) or CSV quote file into a capture" },
+	{ "decode", cmd_decode, "run a capture through its decoder alone: one line per md event" },
+	{ "gen", cmd_gen, "generate a synthetic capture (gen itch)" },
 	{ "model", cmd_model, "evaluate an XGBoost model on a CSV of feature rows, or describe it" },
 	{ "seg", cmd_seg, "list, inspect or remove shared-memory segments" },
-	{ "bench", cmd_bench, "run a benchmark (bench ring)" },
+	{ "bench", cmd_bench, "run a benchmark (ring, decode, inference)" },
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
