@@ -144,8 +144,10 @@ fuzz: $(FUZZ_BINS)
 	$(Q)set -e; for f in $(FUZZ_BINS); do n=$${f#build-fuzz/fuzz_}; \
 		mkdir -p build-fuzz/corpus/$$n; \
 		printf '== %s (%ss)\n' "$$f" $(FUZZ_SECONDS); \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus/$$n tests/fuzz/corpus/$$n \
-			2>&1 | grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY' ; done
+		if ! $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build-fuzz/$$n- \
+			build-fuzz/corpus/$$n tests/fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; then \
+			tail -40 build-fuzz/$$n.log; echo "fuzz: $$f failed (see build-fuzz/$$n.log)"; exit 1; fi; \
+		grep -E 'stat::number_of_executed_units' build-fuzz/$$n.log; done
 
 clean:
 	rm -rf build build-*
