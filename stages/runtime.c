@@ -133,14 +133,15 @@ static int service_raw(struct stage_ctx *c)
 	while (i < c->batch) {
 		const void *p;
 		uint32_t len;
-		struct bring save = c->in_raw;
+		uint64_t save_tail = c->in_raw.tail, save_read = c->in_raw.n_read;
 		enum bring_status st = bring_read(&c->in_raw, &p, &len);
 		if (st == BRING_EMPTY)
 			break;
 		if (st != BRING_OK || len < sizeof(struct msg_raw)) {
 			/* Our own producer wrote this; a bad header means memory corruption. */
 			counter_add(&c->stats->errors, 1);
-			c->in_raw = save;
+			c->in_raw.tail = save_tail;
+			c->in_raw.n_read = save_read;
 			break;
 		}
 		const struct msg_raw *r = p;
@@ -150,7 +151,8 @@ static int service_raw(struct stage_ctx *c)
 			continue;
 		}
 		if (!out_room(c, c->def->max_out_per_msg)) {
-			c->in_raw = save;               /* not consumed: read again next time */
+			c->in_raw.tail = save_tail;     /* not consumed: read again next time */
+			c->in_raw.n_read = save_read;
 			break;
 		}
 		handle_one(c, &r->hdr, len);
