@@ -8,44 +8,38 @@
 #include "feed/jsonarena.h"
 
 #define BN_MAGIC   0x45534e42u     /* "BNSE" */
-#define BN_VERSION 1u
+#define BN_VERSION 2u          /* 2: symbols indexed by symbol id, no private name hash */
 
 #define BN_HAVE_BOOK  1u           /* book_u holds a bookTicker u */
 #define BN_HAVE_DEPTH 2u           /* depth_u holds a depthUpdate u */
 #define BN_HAVE_AGG   4u           /* agg_id holds an aggTrade a */
 
+/* Symbols are indexed by symbol id - 1; the name and the scales live in the
+ * symbol table. */
 struct bn_symbol {
-	char name[SYM_NAME_MAX];      /* data.s, NUL-terminated */
-	uint32_t symbol_id;           /* 0 until a quote or trade interns it */
-	uint8_t px_scale;
-	uint8_t qty_scale;
+	uint32_t symbol_id;           /* index + 1 once this decoder uses the slot, 0 before */
 	uint8_t have;                 /* BN_HAVE_* */
-	uint8_t pad;
+	uint8_t pad[3];
 	uint64_t book_u;
 	uint64_t depth_u;
 	uint64_t agg_id;
-	uint64_t pad1;
 };
 
-_Static_assert(sizeof(struct bn_symbol) == 64, "bn_symbol is one cache line");
+_Static_assert(sizeof(struct bn_symbol) == 32, "bn_symbol is half a cache line");
 
 struct bn_state {
 	uint32_t magic;
 	uint32_t version;
 	uint32_t max_symbols;
-	uint32_t n_symbols;
-	uint32_t hash_slots;          /* power of two >= 2 * max_symbols; entry = index + 1 */
-	uint32_t pad;
+	uint32_t n_symbols;           /* slots this decoder uses */
 	uint64_t symbols_off;         /* offsets from the state base */
-	uint64_t hash_off;
 	uint64_t arena_off;
 	uint64_t bytes;
 	struct binance_stats stats;
 };
 
 struct bn_layout {
-	size_t symbols_off, hash_off, arena_off, bytes;
-	uint32_t hash_slots;
+	size_t symbols_off, arena_off, bytes;
 };
 
 static size_t round64(size_t n)
@@ -57,13 +51,8 @@ static int bn_layout(const struct decoder_limits *lim, struct bn_layout *l)
 {
 	if (!lim || lim->max_symbols == 0 || lim->max_symbols > BINANCE_MAX_SYMBOLS)
 		return -EINVAL;
-	uint32_t slots = 16;
-	while (slots < 2 * lim->max_symbols)
-		slots <<= 1;
-	l->hash_slots = slots;
 	l->symbols_off = round64(sizeof(struct bn_state));
-	l->hash_off = l->symbols_off + (size_t)lim->max_symbols * sizeof(struct bn_symbol);
-	l->arena_off = l->hash_off + round64((size_t)slots * sizeof(uint32_t));
+	l->arena_off = l->symbols_off + round64((size_t)lim->max_symbols * sizeof(struct bn_symbol));
 	l->bytes = l->arena_off + jsonarena_bytes(BINANCE_ARENA_BYTES);
 	return 0;
 }
@@ -85,9 +74,7 @@ int binance_init(void *state, size_t bytes, const struct decoder_limits *lim)
 	struct bn_state *st = state;
 	st->version = BN_VERSION;
 	st->max_symbols = lim->max_symbols;
-	st->hash_slots = l.hash_slots;
 	st->symbols_off = l.symbols_off;
-	st->hash_off = l.hash_off;
 	st->arena_off = l.arena_off;
 	st->bytes = l.bytes;
 	int rc = jsonarena_init((struct jsonarena *)((uint8_t *)state + l.arena_off), l.bytes - l.arena_off,
@@ -105,35 +92,32 @@ static struct bn_symbol *bn_symbols(const struct bn_state *st)
 	return (struct bn_symbol *)((uint8_t *)(uintptr_t)st + st->symbols_off);
 }
 
-static uint32_t *bn_hash(const struct bn_state *st)
-{
-	return (uint32_t *)((uint8_t *)(uintptr_t)st + st->hash_off);
-}
-
 static struct jsonarena *bn_arena(const struct bn_state *st)
 {
 	return (struct jsonarena *)((uint8_t *)(uintptr_t)st + st->arena_off);
 }
 
-static uint32_t bn_name_hash(const char *name, size_t len)
+/* Symbol id's slot if this decoder uses it, else NULL (an id of 0, beyond
+ * max_symbols, or not yet used here). */
+static struct bn_symbol *bn_slot(const struct bn_state *st, uint32_t id)
 {
-	uint32_t h = 2166136261u;         /* FNV-1a */
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)name[i]) * 16777619u;
-	return h;
+	if (id == 0 || id > st->max_symbols || bn_symbols(st)[id - 1].symbol_id != id)
+		return NULL;
+	return &bn_symbols(st)[id - 1];
 }
 
 /* A symbol a message names: its slot if it has one, and the scales its
  * values are parsed at. */
 struct bn_ref {
 	struct bn_symbol *s;          /* NULL: no slot yet */
-	uint32_t hslot;               /* hash slot for a new one */
+	uint32_t id;                  /* symbol id; 0: not in the symbol table yet */
 	unsigned px_scale, qty_scale;
 	const char *name;
 	size_t len;
 };
 
-/* Finds data.s; creates nothing. */
+/* Finds data.s; creates nothing. A symbol the symbol table already knows (a
+ * restarted decoder) keeps its scales there. */
 static enum decode_reason bn_lookup(struct bn_state *st, const struct decoder_env *env, const cJSON *d,
 				    struct bn_ref *r)
 {
@@ -144,62 +128,42 @@ static enum decode_reason bn_lookup(struct bn_state *st, const struct decoder_en
 	r->len = strlen(r->name);
 	if (r->len == 0 || r->len >= SYM_NAME_MAX)
 		return DEC_R_MALFORMED;
-	uint32_t mask = st->hash_slots - 1, *h = bn_hash(st);
-	struct bn_symbol *syms = bn_symbols(st);
-	uint32_t i = bn_name_hash(r->name, r->len) & mask;
-	r->s = NULL;
-	for (;; i = (i + 1) & mask) {
-		uint32_t e = h[i];
-		if (e == 0)
-			break;
-		if (syms[e - 1].name[r->len] == '\0' && !memcmp(syms[e - 1].name, r->name, r->len)) {
-			r->s = &syms[e - 1];
-			break;
-		}
-	}
-	r->hslot = i;
-	if (r->s && r->s->symbol_id) {
-		r->px_scale = r->s->px_scale;
-		r->qty_scale = r->s->qty_scale;
-		return DEC_OK;
-	}
-	/* Not interned by us yet; the symbol table may know it (a restarted
-	 * decoder): its scales win. */
-	r->px_scale = r->qty_scale = BINANCE_SCALE;
 	uint32_t id = symtab_find(env->symtab, FEED_BINANCE, r->name, r->len);
-	const struct sym_entry *e = id ? symtab_get(env->symtab, id) : NULL;
-	if (e) {
-		r->px_scale = e->px_scale;
-		r->qty_scale = e->qty_scale;
-	}
+	const struct sym_entry *e = symtab_get(env->symtab, id);
+	r->id = e ? id : 0;
+	r->s = bn_slot(st, r->id);
+	r->px_scale = e ? e->px_scale : BINANCE_SCALE;
+	r->qty_scale = e ? e->qty_scale : BINANCE_SCALE;
 	return DEC_OK;
 }
 
-/* Gives the symbol a slot if it has none and, when `intern`, a symbol id.
- * Returns DEC_OK or DEC_R_SYMBOLS_FULL (slots or symbol table full). */
+/* Gives the symbol a slot if it has none; one not in the symbol table yet
+ * is interned first when `intern` (a quote or a trade), else it gets no slot.
+ * Returns DEC_OK, or DEC_R_SYMBOLS_FULL (no id and !intern, the symbol table
+ * full, or an id beyond max_symbols: a table shared with other formats can
+ * hand out ids up to its capacity); then nothing changed. */
 static enum decode_reason bn_commit(struct bn_state *st, const struct decoder_env *env, struct bn_ref *r,
 				    bool intern)
 {
-	if (!r->s) {
-		if (st->n_symbols >= st->max_symbols)
-			return DEC_R_SYMBOLS_FULL;
-		struct bn_symbol *n = &bn_symbols(st)[st->n_symbols];
-		memset(n, 0, sizeof(*n));
-		memcpy(n->name, r->name, r->len);
-		bn_hash(st)[r->hslot] = ++st->n_symbols;
-		st->stats.symbols = st->n_symbols;
-		r->s = n;
-	}
-	if (!intern || r->s->symbol_id)
+	if (r->s)
 		return DEC_OK;
-	uint32_t id = symtab_intern(env->symtab, FEED_BINANCE, r->name, r->len, (uint8_t)r->px_scale,
-				    (uint8_t)r->qty_scale, 0);
-	const struct sym_entry *e = id ? symtab_get(env->symtab, id) : NULL;
-	if (!e)
+	uint32_t id = r->id;
+	if (!id) {
+		/* Ids are dense: a new one would be count + 1. Do not intern an
+		 * id this decoder could not hold. */
+		if (!intern || symtab_count(env->symtab) >= st->max_symbols)
+			return DEC_R_SYMBOLS_FULL;
+		id = symtab_intern(env->symtab, FEED_BINANCE, r->name, r->len, (uint8_t)r->px_scale,
+				   (uint8_t)r->qty_scale, 0);
+	}
+	if (id == 0 || id > st->max_symbols)
 		return DEC_R_SYMBOLS_FULL;
-	r->s->px_scale = e->px_scale;
-	r->s->qty_scale = e->qty_scale;
-	r->s->symbol_id = id;
+	struct bn_symbol *n = &bn_symbols(st)[id - 1];
+	memset(n, 0, sizeof(*n));
+	n->symbol_id = id;
+	st->stats.symbols = ++st->n_symbols;
+	r->id = id;
+	r->s = n;
 	return DEC_OK;
 }
 
@@ -355,7 +319,7 @@ static enum decode_reason do_depth(struct bn_state *st, const struct decoder_env
 	if (bn_lookup(st, env, d, &r) || !get_u53(d, "U", &first) || !get_u53(d, "u", &last) || first > last)
 		return DEC_R_MALFORMED;
 	if (bn_commit(st, env, &r, false))
-		return DEC_R_IGNORED;       /* no slot to track it in; nothing else is lost */
+		return DEC_R_IGNORED;       /* no slot to track it in (no symbol id, or no room); nothing else is lost */
 	struct bn_symbol *s = r.s;
 	if ((s->have & BN_HAVE_DEPTH) && first > s->depth_u + 1) {
 		st->stats.depth_gaps++;

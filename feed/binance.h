@@ -10,7 +10,9 @@
  *                id); m = "the buyer is the maker" -> aggressor 'S', else 'B'.
  *   depthUpdate  -> DEC_R_IGNORED: a diff-depth stream builds a book only on
  *                top of a REST snapshot (GET /api/v3/depth) that a capture
- *                does not contain. Its update ids are still checked (below).
+ *                does not contain. Its update ids are still checked (below)
+ *                for a symbol in the symbol table; a depthUpdate never adds
+ *                a symbol there (only a quote or a trade does).
  *   kline, trade, 24hrTicker, 24hrMiniTicker, partial depth (<sym>@depthN),
  *   subscription replies ({"result":..,"id":..}) -> DEC_R_IGNORED. ("trade"
  *   is left out on purpose: aggTrade already reports every trade, and
@@ -37,6 +39,11 @@
  * and quantity with exactly 8 decimals ("0.35210000"), so decimal_format()
  * with min_decimals = 8 prints exactly what the venue wrote. A symbol already
  * in the symbol table keeps the scales it has there.
+ *
+ * Symbols: found in the symbol table (env->symtab) by data.s; this decoder's
+ * per-symbol data is indexed by symbol id - 1, so a symbol whose id is beyond
+ * max_symbols (possible with a symbol table shared by several formats) is
+ * refused with DEC_R_SYMBOLS_FULL, as is one the symbol table has no room for.
  *
  * JSON arena: BINANCE_ARENA_BYTES. The sample's largest message (a 529-byte
  * depthUpdate) needs 4,352 bytes; a 100 ms diff-depth of a busy symbol can
@@ -73,7 +80,7 @@ struct binance_stats {
 	uint64_t agg_jumps;         /* aggTrade a != previous a + 1 (not counted as a gap, see above) */
 	uint64_t arena_exhausted;   /* records too big for the JSON arena */
 	uint32_t arena_peak;        /* the most arena bytes one record has needed */
-	uint32_t symbols;           /* symbols with a slot in this decoder */
+	uint32_t symbols;           /* symbols with a slot in this decoder (ids it has used) */
 };
 
 /* Copies the decoder's counters. */

@@ -9,7 +9,7 @@
 #include "feed/jsonarena.h"
 
 #define CB_MAGIC   0x45534243u     /* "CBSE" */
-#define CB_VERSION 1u
+#define CB_VERSION 2u          /* 2: products indexed by symbol id, no private name hash */
 #define CB_NO_HORIZON INT64_MIN
 
 /* One price level. key = price for bids and -price for asks, so both sides
@@ -19,13 +19,13 @@ struct cb_level {
 	qty_t qty;
 };
 
+/* Products are indexed by symbol id - 1; the name and the scales live in
+ * the symbol table. */
 struct cb_product {
-	char name[SYM_NAME_MAX];      /* product_id, NUL-terminated */
-	uint32_t symbol_id;
-	uint8_t px_scale;
-	uint8_t qty_scale;
+	uint32_t symbol_id;           /* index + 1 once this decoder holds the product, 0 before */
 	uint8_t has_book;             /* a snapshot has been applied since the last drop */
 	uint8_t trade_pos;            /* next slot of trade_seq[] */
+	uint8_t pad[2];
 	uint32_t n[2];                /* levels held, per side */
 	int64_t horizon[2];           /* keys below are not tracked; CB_NO_HORIZON: every level is */
 	uint64_t ticker_seq;          /* last ticker sequence, 0 = none */
@@ -35,18 +35,17 @@ struct cb_product {
 
 /* The state lives in the segment: fixed layout, no implicit padding. */
 _Static_assert(sizeof(struct cb_level) == 16, "cb_level is 16 bytes");
-_Static_assert(offsetof(struct cb_product, horizon) == 40, "cb_product.horizon offset");
-_Static_assert(sizeof(struct cb_product) == 72 + 8 * COINBASE_TRADE_SEQ_KEEP, "cb_product size");
+_Static_assert(offsetof(struct cb_product, horizon) == 16, "cb_product.horizon offset");
+_Static_assert(sizeof(struct cb_product) == 48 + 8 * COINBASE_TRADE_SEQ_KEEP, "cb_product size");
 
 struct cb_state {
 	uint32_t magic;
 	uint32_t version;
 	uint32_t max_symbols;
 	uint32_t max_levels;
-	uint32_t n_products;
-	uint32_t hash_slots;          /* power of two >= 2 * max_symbols; entry = product index + 1 */
+	uint32_t n_products;          /* products this decoder holds */
+	uint32_t pad;
 	uint64_t products_off;        /* offsets from the state base */
-	uint64_t hash_off;
 	uint64_t arena_off;
 	uint64_t levels_off;
 	uint64_t bytes;
@@ -54,8 +53,7 @@ struct cb_state {
 };
 
 struct cb_layout {
-	size_t products_off, hash_off, arena_off, levels_off, bytes;
-	uint32_t hash_slots;
+	size_t products_off, arena_off, levels_off, bytes;
 };
 
 static size_t round64(size_t n)
@@ -68,13 +66,8 @@ static int cb_layout(const struct decoder_limits *lim, struct cb_layout *l)
 	if (!lim || lim->max_symbols == 0 || lim->max_symbols > COINBASE_MAX_SYMBOLS ||
 	    lim->max_levels == 0 || lim->max_levels > COINBASE_MAX_LEVELS)
 		return -EINVAL;
-	uint32_t slots = 16;
-	while (slots < 2 * lim->max_symbols)
-		slots <<= 1;
-	l->hash_slots = slots;
 	l->products_off = round64(sizeof(struct cb_state));
-	l->hash_off = l->products_off + round64((size_t)lim->max_symbols * sizeof(struct cb_product));
-	l->arena_off = l->hash_off + round64((size_t)slots * sizeof(uint32_t));
+	l->arena_off = l->products_off + round64((size_t)lim->max_symbols * sizeof(struct cb_product));
 	l->levels_off = l->arena_off + round64(jsonarena_bytes(COINBASE_ARENA_BYTES));
 	l->bytes = l->levels_off + (size_t)lim->max_symbols * 2 * lim->max_levels * sizeof(struct cb_level);
 	return 0;
@@ -100,9 +93,7 @@ int coinbase_init(void *state, size_t bytes, const struct decoder_limits *lim)
 	st->version = CB_VERSION;
 	st->max_symbols = lim->max_symbols;
 	st->max_levels = lim->max_levels;
-	st->hash_slots = l.hash_slots;
 	st->products_off = l.products_off;
-	st->hash_off = l.hash_off;
 	st->arena_off = l.arena_off;
 	st->levels_off = l.levels_off;
 	st->bytes = l.bytes;
@@ -121,11 +112,6 @@ static struct cb_product *cb_products(const struct cb_state *st)
 	return (struct cb_product *)((uint8_t *)(uintptr_t)st + st->products_off);
 }
 
-static uint32_t *cb_hash(const struct cb_state *st)
-{
-	return (uint32_t *)((uint8_t *)(uintptr_t)st + st->hash_off);
-}
-
 static struct jsonarena *cb_arena(const struct cb_state *st)
 {
 	return (struct jsonarena *)((uint8_t *)(uintptr_t)st + st->arena_off);
@@ -137,29 +123,13 @@ static struct cb_level *cb_side(const struct cb_state *st, uint32_t product, int
 	       ((size_t)product * 2 + (size_t)side) * st->max_levels;
 }
 
-static uint32_t cb_name_hash(const char *name, size_t len)
+/* Index of symbol id's product if this decoder holds it, else -1 (an id of
+ * 0, beyond max_symbols, or not yet used here). */
+static int32_t cb_index(const struct cb_state *st, uint32_t id)
 {
-	uint32_t h = 2166136261u;         /* FNV-1a */
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)name[i]) * 16777619u;
-	return h;
-}
-
-/* Index of the product named name[0..len), or -1 (then *slot is where it goes). */
-static int32_t cb_find(const struct cb_state *st, const char *name, size_t len, uint32_t *slot)
-{
-	uint32_t mask = st->hash_slots - 1, *h = cb_hash(st);
-	const struct cb_product *p = cb_products(st);
-	uint32_t i = cb_name_hash(name, len) & mask;
-	for (;; i = (i + 1) & mask) {
-		uint32_t e = h[i];
-		if (e == 0) {
-			*slot = i;
-			return -1;
-		}
-		if (p[e - 1].name[len] == '\0' && !memcmp(p[e - 1].name, name, len))
-			return (int32_t)(e - 1);
-	}
+	if (id == 0 || id > st->max_symbols || cb_products(st)[id - 1].symbol_id != id)
+		return -1;
+	return (int32_t)(id - 1);
 }
 
 static void count(const struct decoder_env *env, enum decode_reason r)
@@ -253,10 +223,9 @@ static uint8_t scale_hint(int places)
 /* The product a message names, found or (if `create` is later allowed) to be
  * created with the hinted scales. */
 struct cb_ref {
-	int32_t idx;                  /* -1: new */
-	uint32_t slot;                /* hash slot for a new one */
-	uint32_t symtab_id;           /* a new one already in the symbol table (restart), else 0 */
-	uint8_t px_scale, qty_scale;
+	int32_t idx;                  /* product index (symbol id - 1) if this decoder holds it, else -1 */
+	uint32_t id;                  /* symbol id; 0: not in the symbol table yet */
+	uint8_t px_scale, qty_scale;  /* the symbol table's when id != 0, else hinted by the caller */
 	const char *name;
 	size_t len;
 };
@@ -266,50 +235,46 @@ static enum decode_reason cb_lookup(const struct cb_state *st, const struct deco
 {
 	if (!get_str(root, "product_id", &r->name, &r->len) || r->len == 0 || r->len >= SYM_NAME_MAX)
 		return DEC_R_MALFORMED;
-	r->idx = cb_find(st, r->name, r->len, &r->slot);
-	r->symtab_id = 0;
-	if (r->idx >= 0) {
-		const struct cb_product *p = &cb_products(st)[r->idx];
-		r->px_scale = p->px_scale;
-		r->qty_scale = p->qty_scale;
-		return DEC_OK;
-	}
-	/* New to this decoder: the symbol table may know it (a restarted
-	 * decoder, or tickpipe decode over a warm table); its scales win. */
+	/* The symbol table may know a product this decoder does not hold yet
+	 * (a restarted decoder, or tickpipe decode over a warm table): its
+	 * scales win. */
 	uint32_t id = symtab_find(env->symtab, FEED_COINBASE, r->name, r->len);
-	const struct sym_entry *e = id ? symtab_get(env->symtab, id) : NULL;
+	const struct sym_entry *e = symtab_get(env->symtab, id);
+	r->id = e ? id : 0;
+	r->idx = cb_index(st, r->id);
 	if (e) {
-		r->symtab_id = id;
 		r->px_scale = e->px_scale;
 		r->qty_scale = e->qty_scale;
 	}
 	return DEC_OK;
 }
 
-/* Creates the product of a lookup that found none. */
+/* Creates the product of a lookup that found none, interning it first if
+ * the symbol table does not know it. DEC_R_SYMBOLS_FULL when the symbol table
+ * is full or the id is beyond max_symbols (a table shared with other formats
+ * can hand out ids up to its capacity); then nothing changed. */
 static enum decode_reason cb_create(struct cb_state *st, const struct decoder_env *env, struct cb_ref *r)
 {
 	if (r->idx >= 0)
 		return DEC_OK;
-	if (st->n_products >= st->max_symbols)
-		return DEC_R_SYMBOLS_FULL;
-	uint32_t id = r->symtab_id;
-	if (!id)
+	uint32_t id = r->id;
+	if (!id) {
+		/* Ids are dense: a new one would be count + 1. Do not intern an
+		 * id this decoder could not hold. */
+		if (symtab_count(env->symtab) >= st->max_symbols)
+			return DEC_R_SYMBOLS_FULL;
 		id = symtab_intern(env->symtab, FEED_COINBASE, r->name, r->len, r->px_scale, r->qty_scale, 0);
-	if (!id)
+	}
+	if (id == 0 || id > st->max_symbols)
 		return DEC_R_SYMBOLS_FULL;
-	uint32_t idx = st->n_products;
-	struct cb_product *p = &cb_products(st)[idx];
+	struct cb_product *p = &cb_products(st)[id - 1];
 	memset(p, 0, sizeof(*p));
-	memcpy(p->name, r->name, r->len);
 	p->symbol_id = id;
-	p->px_scale = r->px_scale;
-	p->qty_scale = r->qty_scale;
 	p->horizon[0] = p->horizon[1] = CB_NO_HORIZON;
-	cb_hash(st)[r->slot] = idx + 1;
-	st->n_products = idx + 1;
+	st->n_products++;
 	st->stats.products = st->n_products;
-	r->idx = (int32_t)idx;
+	r->id = id;
+	r->idx = (int32_t)(id - 1);
 	return DEC_OK;
 }
 
@@ -527,7 +492,7 @@ static enum decode_reason do_snapshot(struct cb_state *st, const struct decoder_
 		return why;
 	const cJSON *bids = cJSON_GetObjectItemCaseSensitive(root, "bids");
 	const cJSON *asks = cJSON_GetObjectItemCaseSensitive(root, "asks");
-	if (r.idx < 0 && !r.symtab_id) {
+	if (!r.id) {
 		int pp = -1, qp = -1;
 		if ((why = snap_scan(bids, &pp, &qp)) || (why = snap_scan(asks, &pp, &qp)))
 			return why;
@@ -660,7 +625,7 @@ static enum decode_reason do_trade(struct cb_state *st, const struct decoder_env
 		aggressor = ticker ? 'S' : 'B';
 	else
 		return DEC_R_MALFORMED;
-	if (r.idx < 0 && !r.symtab_id) {
+	if (!r.id) {
 		int pp = -1;
 		if (ticker) {
 			int b = str_places(cJSON_GetObjectItemCaseSensitive(root, "best_bid"));
@@ -709,7 +674,8 @@ static enum decode_reason do_trade(struct cb_state *st, const struct decoder_env
 /* A snapshot the arena could not hold still replaces the venue's book: find
  * its product_id in the raw text and drop our book rather than keep applying
  * l2updates to the one it replaced. */
-static void drop_unparsed_snapshot(struct cb_state *st, const uint8_t *rec, uint32_t len)
+static void drop_unparsed_snapshot(struct cb_state *st, const struct decoder_env *env, const uint8_t *rec,
+				   uint32_t len)
 {
 	static const char ty[] = "\"type\":\"snapshot\"", pid[] = "\"product_id\":\"";
 	if (!memmem(rec, len, ty, sizeof(ty) - 1))
@@ -721,8 +687,7 @@ static void drop_unparsed_snapshot(struct cb_state *st, const uint8_t *rec, uint
 	const uint8_t *e = memchr(s, '"', (size_t)(rec + len - s));
 	if (!e || e == s || (size_t)(e - s) >= SYM_NAME_MAX)
 		return;
-	uint32_t slot;
-	int32_t idx = cb_find(st, (const char *)s, (size_t)(e - s), &slot);
+	int32_t idx = cb_index(st, symtab_find(env->symtab, FEED_COINBASE, (const char *)s, (size_t)(e - s)));
 	if (idx >= 0)
 		book_drop(st, (uint32_t)idx);
 }
@@ -741,7 +706,7 @@ enum decode_reason coinbase_decode(void *state, const struct decoder_env *env, c
 	if (!root) {
 		if (jsonarena_exhausted(arena)) {
 			st->stats.arena_exhausted++;
-			drop_unparsed_snapshot(st, rec, len);
+			drop_unparsed_snapshot(st, env, rec, len);
 		}
 		return DEC_R_MALFORMED;
 	}
@@ -771,11 +736,8 @@ enum decode_reason coinbase_decode(void *state, const struct decoder_env *env, c
 
 static int32_t cb_by_id(const struct cb_state *st, uint32_t symbol_id)
 {
-	const struct cb_product *p = cb_products(st);
-	for (uint32_t i = 0; i < st->n_products; i++)
-		if (p[i].symbol_id == symbol_id)
-			return p[i].has_book ? (int32_t)i : -1;
-	return -1;
+	int32_t idx = cb_index(st, symbol_id);
+	return idx >= 0 && cb_products(st)[idx].has_book ? idx : -1;
 }
 
 int coinbase_book_top(const void *state, uint32_t symbol_id, struct coinbase_top *out)

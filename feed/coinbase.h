@@ -72,6 +72,12 @@
  * book, above); never an allocation. Single-threaded use only (see
  * feed/jsonarena.h).
  *
+ * Products: found in the symbol table (env->symtab) by product_id; this
+ * decoder's per-product data is indexed by symbol id - 1, so a product whose
+ * id is beyond max_symbols (possible with a symbol table shared by several
+ * formats) is refused with DEC_R_SYMBOLS_FULL, as is one the symbol table
+ * has no room for.
+ *
  * State: all in the caller's block (shared memory): offsets and indices, no
  * pointers.
  */
@@ -102,7 +108,7 @@ int coinbase_init(void *state, size_t bytes, const struct decoder_limits *lim);
 enum decode_reason coinbase_decode(void *state, const struct decoder_env *env, const uint8_t *rec,
 				   uint32_t len, uint64_t recv_ns, struct md_out *out);
 
-/* ---- inspection (tests, tickpipe decode; cold: linear in the products) ---- */
+/* ---- inspection (tests, tickpipe decode) ---- */
 
 enum coinbase_side { COINBASE_BID = 0, COINBASE_ASK = 1 };
 
