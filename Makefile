@@ -58,7 +58,8 @@ LIBTP      := $(BUILD)/libtickpipe.a
 
 # The tests that exercise concurrency; `make SAN=thread test-rings` runs these.
 RING_TESTS := $(filter $(BUILD)/tests/test_ring $(BUILD)/tests/test_bring \
-                       $(BUILD)/tests/test_wait $(BUILD)/tests/test_seg,$(TESTS))
+                       $(BUILD)/tests/test_wait $(BUILD)/tests/test_seg \
+                       $(BUILD)/tests/test_market,$(TESTS))
 
 # Benchmark peers (libck-dev, dpdk-dev, libxgboost-dev) are linked into the benchmark binary
 # only, never into build/tickpipe. Recursive (=) so pkg-config runs after the

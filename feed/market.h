@@ -8,6 +8,7 @@
 #ifndef TP_MARKET_H
 #define TP_MARKET_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -142,7 +143,7 @@ static inline void market_apply(struct market_table *m, const struct msg_md *e, 
 static inline int market_read(const struct market_table *m, uint32_t id, struct market_snap *out)
 {
 	if (id == 0 || id > m->capacity)
-		return -2;
+		return -ENOENT;
 	const struct market_entry *q = market_entry(m, id);
 	uint32_t s;
 	do {
