@@ -1,5 +1,6 @@
 /* config.c - JSON config loader: a schema in static tables, one generic walker, exact messages */
 #include "config/config.h"
+#include "rings/msg.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -912,6 +913,148 @@ static const struct config_field replay_fields[] = {
 };
 CONFIG_SCHEMA(replay_schema, replay_fields, NULL);
 
+/* ---- features ---- */
+
+static const char *const feature_names[CONFIG_FEAT_MAX] = {
+	[CONFIG_FEAT_MID] = "mid",
+	[CONFIG_FEAT_RET] = "ret_<N>",
+	[CONFIG_FEAT_EMA_FAST] = "ema_fast",
+	[CONFIG_FEAT_EMA_SLOW] = "ema_slow",
+	[CONFIG_FEAT_SMA] = "sma",
+	[CONFIG_FEAT_RSI] = "rsi",
+	[CONFIG_FEAT_VOL] = "vol",
+	[CONFIG_FEAT_ZSCORE] = "zscore",
+	[CONFIG_FEAT_ZSCORE_VWAP] = "zscore_vwap",
+	[CONFIG_FEAT_SPREAD_BPS] = "spread_bps",
+	[CONFIG_FEAT_IMBALANCE] = "imbalance",
+	[CONFIG_FEAT_MICROPRICE_BPS] = "microprice_bps",
+	[CONFIG_FEAT_FLOW] = "flow",
+};
+
+/* The list when features.list is absent. */
+static const char *const feature_default_list[] = {
+	"mid", "ret_10", "ret_100", "ema_fast", "ema_slow", "sma", "rsi", "vol", "zscore",
+	"spread_bps", "imbalance", "microprice_bps", "flow",
+};
+
+int config_feature_parse(const char *name, uint32_t *horizon)
+{
+	const char *p;
+	uint32_t n = 0;
+	int k;
+
+	if (strncmp(name, "ret_", 4) == 0) {
+		p = name + 4;
+		if (*p < '1' || *p > '9')
+			return -EINVAL;
+		for (; *p >= '0' && *p <= '9' && n <= CONFIG_FEATURE_WINDOW_MAX; p++)
+			n = n * 10 + (uint32_t)(*p - '0');
+		if (*p || n > CONFIG_FEATURE_WINDOW_MAX)
+			return -EINVAL;
+		*horizon = n;
+		return CONFIG_FEAT_RET;
+	}
+	for (k = 0; k < CONFIG_FEAT_MAX; k++)
+		if (k != CONFIG_FEAT_RET && strcmp(name, feature_names[k]) == 0) {
+			*horizon = 0;
+			return k;
+		}
+	return -EINVAL;
+}
+
+/* features.list: known names, each once, at most CONFIG_FEATURE_HORIZONS
+ * distinct horizons; fills kind[] and horizon[]. Absent: the default list. */
+static int check_feature_list(struct config_ctx *c, const struct config_field *f,
+			      const cJSON *v, void *obj)
+{
+	struct config_features *fs = obj;
+	uint32_t i, j, h, horizons[CONFIG_FEATURE_HORIZONS], n_h = 0;
+	size_t mark;
+	int k, rc = 0;
+
+	(void)f;
+	if (!v) {
+		fs->n_list = sizeof(feature_default_list) / sizeof(feature_default_list[0]);
+		for (i = 0; i < fs->n_list; i++)
+			snprintf(fs->list[i], sizeof(fs->list[i]), "%s", feature_default_list[i]);
+	}
+	for (i = 0; i < fs->n_list && rc == 0; i++) {
+		mark = path_push_index(c, i);
+		k = config_feature_parse(fs->list[i], &h);
+		if (k < 0) {
+			rc = fail(c, "expected a feature name (mid, ret_<N> with N 1..%d, ema_fast, ema_slow, "
+				  "sma, rsi, vol, zscore, zscore_vwap, spread_bps, imbalance, microprice_bps, "
+				  "flow), got \"%s\"", CONFIG_FEATURE_WINDOW_MAX, fs->list[i]);
+		} else {
+			for (j = 0; j < i && rc == 0; j++)
+				if (strcmp(fs->list[i], fs->list[j]) == 0)
+					rc = fail(c, "expected a unique name, got \"%s\" (also at [%u])",
+						  fs->list[i], j);
+			for (j = 0; k == CONFIG_FEAT_RET && j < n_h && horizons[j] != h; j++)
+				;
+			if (rc == 0 && k == CONFIG_FEAT_RET && j == n_h) {
+				if (n_h == CONFIG_FEATURE_HORIZONS)
+					rc = fail(c, "expected at most %d distinct ret_<N> horizons, got \"%s\" "
+						  "as another", CONFIG_FEATURE_HORIZONS, fs->list[i]);
+				else
+					horizons[n_h++] = h;
+			}
+			fs->kind[i] = (uint8_t)k;
+			fs->horizon[i] = (uint16_t)h;
+		}
+		path_pop(c, mark);
+	}
+	return rc;
+}
+
+static const struct config_field feature_elem = {
+	.kind = CONFIG_K_NAME, .size = CONFIG_NAME_MAX,
+};
+
+static const struct config_field features_fields[] = {
+	{ .key = "list", .kind = CONFIG_K_ARRAY, CONFIG_LIST(struct config_features, list, n_list),
+	  .min = 1, .elem = &feature_elem, .check = check_feature_list },
+	{ .key = "ema_fast", .kind = CONFIG_K_INT, CONFIG_AT(struct config_features, ema_fast),
+	  .min = 1, .max = 100000, .def = 10 },
+	{ .key = "ema_slow", .kind = CONFIG_K_INT, CONFIG_AT(struct config_features, ema_slow),
+	  .min = 1, .max = 100000, .def = 50 },
+	{ .key = "sma", .kind = CONFIG_K_INT, CONFIG_AT(struct config_features, sma),
+	  .min = 1, .max = CONFIG_FEATURE_WINDOW_MAX, .def = 20 },
+	{ .key = "rsi", .kind = CONFIG_K_INT, CONFIG_AT(struct config_features, rsi),
+	  .min = 1, .max = 100000, .def = 14 },
+	{ .key = "vol_lambda_milli", .kind = CONFIG_K_INT, CONFIG_AT(struct config_features, vol_lambda_milli),
+	  .min = 1, .max = 999, .def = 940 },
+	{ .key = "zscore", .kind = CONFIG_K_INT, CONFIG_AT(struct config_features, zscore),
+	  .min = 2, .max = CONFIG_FEATURE_WINDOW_MAX, .def = 50 },
+	{ .key = "flow_span", .kind = CONFIG_K_INT, CONFIG_AT(struct config_features, flow_span),
+	  .min = 1, .max = 100000, .def = 50 },
+};
+CONFIG_SCHEMA(features_schema, features_fields, NULL);
+
+/* Cross-section: when a process runs the "features" stage, the feature
+ * vector fits one slot of rings.slot_bytes. */
+static int check_root(struct config_ctx *c, const cJSON *v, void *obj)
+{
+	const struct tp_config *cfg = obj;
+	uint32_t cap = (uint32_t)FV_CAPACITY(cfg->rings.slot_bytes), i, j;
+	bool placed = false;
+	size_t mark;
+	int rc;
+
+	for (i = 0; i < cfg->n_processes; i++)
+		for (j = 0; j < cfg->processes[i].n_stages; j++)
+			placed |= strcmp(cfg->processes[i].stages[j], "features") == 0;
+	if (!placed || cfg->features.n_list <= cap)
+		return 0;
+	mark = path_push_key(c, "features");
+	path_push_key(c, "list");
+	rc = fail(c, "expected at most (rings.slot_bytes - %zu) / %zu = %u features, got %u%s",
+		  sizeof(struct msg_fv), sizeof(float), cap, cfg->features.n_list,
+		  cJSON_GetObjectItemCaseSensitive(v, "features") ? "" : " (the default list)");
+	path_pop(c, mark);
+	return rc;
+}
+
 static const struct config_field root_fields[] = {
 	{ .key = "pipeline", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, pipeline),
 	  .required = true, .sub = &pipeline_schema },
@@ -936,8 +1079,10 @@ static const struct config_field root_fields[] = {
 	  .sub = &feed_schema },
 	{ .key = "replay", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, replay),
 	  .sub = &replay_schema },
+	{ .key = "features", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, features),
+	  .sub = &features_schema },
 };
-CONFIG_SCHEMA(root_schema, root_fields, NULL);
+CONFIG_SCHEMA(root_schema, root_fields, check_root);
 
 /* A table mistake the compiler cannot see: returns the malformed entry of s
  * (or of what s nests), NULL when every entry is well-formed. */

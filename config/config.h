@@ -126,6 +126,41 @@ struct config_replay {
 	uint32_t loop;			/* times through the file */
 };
 
+/* The features stage's feature vector (stages/features.h). Names in the
+ * list are parsed into kinds; "ret_<N>" carries its horizon N. */
+#define CONFIG_FEATURES_MAX        32	/* entries in features.list */
+#define CONFIG_FEATURE_HORIZONS    3	/* distinct ret_<N> horizons */
+#define CONFIG_FEATURE_WINDOW_MAX  256	/* sma, zscore and ret_<N> windows, in mid updates */
+
+enum config_feature {
+	CONFIG_FEAT_MID,		/* (bid + ask) / 2 */
+	CONFIG_FEAT_RET,		/* ret_<N>: log(mid / mid N mid updates ago) */
+	CONFIG_FEAT_EMA_FAST,
+	CONFIG_FEAT_EMA_SLOW,
+	CONFIG_FEAT_SMA,
+	CONFIG_FEAT_RSI,
+	CONFIG_FEAT_VOL,		/* EWMA volatility of log returns, per mid update */
+	CONFIG_FEAT_ZSCORE,		/* mid against its rolling mean and std */
+	CONFIG_FEAT_ZSCORE_VWAP,	/* mid against the VWAP of trades, in rolling stds */
+	CONFIG_FEAT_SPREAD_BPS,
+	CONFIG_FEAT_IMBALANCE,		/* top-of-book size imbalance, -1..1 */
+	CONFIG_FEAT_MICROPRICE_BPS,
+	CONFIG_FEAT_FLOW,		/* trade-flow imbalance, -1..1 */
+	CONFIG_FEAT_MAX,
+};
+
+struct config_features {
+	uint32_t n_list;
+	char list[CONFIG_FEATURES_MAX][CONFIG_NAME_MAX];	/* in fv order */
+	uint32_t ema_fast, ema_slow;	/* spans; alpha = 2 / (span + 1) */
+	uint32_t sma, rsi, zscore;	/* windows, in mid updates */
+	uint32_t vol_lambda_milli;	/* EWMA variance decay x1000 */
+	uint32_t flow_span;		/* trades */
+	/* derived from list */
+	uint8_t kind[CONFIG_FEATURES_MAX];	/* enum config_feature */
+	uint16_t horizon[CONFIG_FEATURES_MAX];	/* ret_<N>: N, else 0 */
+};
+
 struct tp_config {
 	struct config_pipeline pipeline;
 	struct config_segment segment;
@@ -139,6 +174,7 @@ struct tp_config {
 	struct config_supervisor supervisor;
 	struct config_feed feed;
 	struct config_replay replay;
+	struct config_features features;
 };
 
 struct config_opts {
@@ -164,6 +200,12 @@ int config_parse(const char *json, size_t len, const char *name_for_messages,
  * file or directory"). */
 int config_load(const char *path, struct tp_config *cfg,
 		const struct config_opts *opts, char *err, size_t errlen);
+
+/* The kind of feature `name` ("mid", "ret_10", ...; the names of
+ * docs/config.md), with *horizon set for ret_<N> (1..CONFIG_FEATURE_WINDOW_MAX)
+ * and 0 otherwise. Returns the enum config_feature, or -EINVAL for an unknown
+ * name (*horizon untouched). */
+int config_feature_parse(const char *name, uint32_t *horizon);
 
 /* Parses a replay pace: "max" (0) or a positive multiple up to 1000000 with
  * up to 3 decimals ("1" = 1000, "0.5" = 500). Returns 0, or -EINVAL. */

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MSG_ABI_VERSION 1
+#define MSG_ABI_VERSION 2
 
 /* Prices and quantities are fixed-point integers: value = mantissa * 10^-scale,
  * with the scale stored per symbol in the symbol table. Never floating point. */
@@ -118,6 +118,31 @@ _Static_assert(offsetof(struct msg_md, bid_px) == 40, "msg_md.bid_px offset");
 _Static_assert(offsetof(struct msg_md, trade_px) == 72, "msg_md.trade_px offset");
 _Static_assert(offsetof(struct msg_md, recv_ns) == 88, "msg_md.recv_ns offset");
 _Static_assert(offsetof(struct msg_md, venue_seq) == 96, "msg_md.venue_seq offset");
+
+/* Feature vector (features -> inference): hdr.symbol_id, then n floats in
+ * the order of config features.list. The floats fill the rest of the slot,
+ * so the capacity follows from rings.slot_bytes: FV_CAPACITY(128) = 20.
+ * Values are always finite (the stage replaces NaN/inf by 0 and counts it). */
+#define FV_F_WARMUP   (1u << 0)  /* some window of this symbol is not full yet */
+
+struct msg_fv {
+	struct msg_hdr hdr;      /* hdr.flags gets MSG_F_WARMUP too while FV_F_WARMUP */
+	uint64_t recv_ns;        /* receive time of the md event that produced it, unix ns */
+	uint16_t n;              /* floats in f[] */
+	uint16_t flags;          /* FV_F_* */
+	uint32_t pad;
+	float f[];               /* n values */
+};
+
+_Static_assert(sizeof(struct msg_fv) == 48, "msg_fv header is 48 bytes");
+_Static_assert(offsetof(struct msg_fv, recv_ns) == 32, "msg_fv.recv_ns offset");
+_Static_assert(offsetof(struct msg_fv, n) == 40, "msg_fv.n offset");
+_Static_assert(offsetof(struct msg_fv, flags) == 42, "msg_fv.flags offset");
+_Static_assert(offsetof(struct msg_fv, f) == 48, "msg_fv.f offset");
+_Static_assert(sizeof(float) == 4, "fv floats are 4 bytes");
+
+/* Floats a slot of `slot_bytes` holds after the msg_fv header. */
+#define FV_CAPACITY(slot_bytes) (((slot_bytes) - sizeof(struct msg_fv)) / sizeof(float))
 
 /* A 64-byte test/benchmark message: the header plus 32 bytes of payload. */
 struct msg_test {

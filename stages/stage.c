@@ -4,6 +4,7 @@
 
 #include "feed/replay.h"
 #include "stages/decode.h"
+#include "stages/features.h"
 #include "stages/stage.h"
 
 static const struct stage_def *registry[STAGE_MAX];
@@ -42,5 +43,6 @@ void stage_register_builtin(void)
 		return;
 	stage_register(&replay_stage);
 	stage_register(&decode_stage);
+	stage_register(&features_stage);
 	/* The trading stages register here as they are added. */
 }

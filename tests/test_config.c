@@ -96,7 +96,7 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown top-level key",
 	  "{" BASE ",'pipline':{}}", 0, 0,
 	  NAME ": pipline: unknown key (expected one of: pipeline, segment, clock, "
-	  "histograms, rings, processes, mode, monitor, supervisor, feed, replay)" },
+	  "histograms, rings, processes, mode, monitor, supervisor, feed, replay, features)" },
 	{ "supervisor batch out of range",
 	  "{" PIPE ",'segment':{'name':'s'}," PROC ",'supervisor':{'batch':0}}", 0, 0,
 	  NAME ": supervisor.batch: expected an integer 1..1024, got 0" },
@@ -311,6 +311,29 @@ static const struct bad_case bad_cases[] = {
 	{ "interval_ms too small",
 	  "{" BASE ",'monitor':{'interval_ms':5}}", 0, 0,
 	  NAME ": monitor.interval_ms: expected an integer 10..60000, got 5" },
+	{ "features: unknown feature name",
+	  "{" BASE ",'features':{'list':['mid','ret_0','sma']}}", 0, 0,
+	  NAME ": features.list[1]: expected a feature name (mid, ret_<N> with N 1..256, ema_fast, "
+	  "ema_slow, sma, rsi, vol, zscore, zscore_vwap, spread_bps, imbalance, microprice_bps, flow), "
+	  "got 'ret_0'" },
+	{ "features: a name twice",
+	  "{" BASE ",'features':{'list':['mid','sma','mid']}}", 0, 0,
+	  NAME ": features.list[2]: expected a unique name, got 'mid' (also at [0])" },
+	{ "features: a fourth horizon",
+	  "{" BASE ",'features':{'list':['ret_1','ret_2','ret_3','mid','ret_4']}}", 0, 0,
+	  NAME ": features.list[4]: expected at most 3 distinct ret_<N> horizons, got 'ret_4' as another" },
+	{ "features: sma window beyond the ring",
+	  "{" BASE ",'features':{'sma':257}}", 0, 0,
+	  NAME ": features.sma: expected an integer 1..256, got 257" },
+	{ "features: the default list does not fit a 64-byte slot",
+	  "{" PIPE "," SEG ",'processes':[{'name':'p','cpu':0,'stages':['decode','features']}],"
+	  "'rings':{'slot_bytes':64}}", 0, 0,
+	  NAME ": features.list: expected at most (rings.slot_bytes - 48) / 4 = 4 features, got 13 "
+	  "(the default list)" },
+	{ "features: a list longer than the slot holds",
+	  "{" PIPE "," SEG ",'processes':[{'name':'p','cpu':0,'stages':['features']}],"
+	  "'features':{'list':['mid','sma','rsi','vol','zscore']},'rings':{'slot_bytes':64}}", 0, 0,
+	  NAME ": features.list: expected at most (rings.slot_bytes - 48) / 4 = 4 features, got 5" },
 	{ "first error in document order wins",
 	  "{'mode':'x','pipeline':{'name':'t','id':0}}", 0, 0,
 	  NAME ": mode: expected one of 'processes', 'inline', got 'x'" },
@@ -430,6 +453,68 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.monitor.listen_port, 1);
 	assert_int_equal(cfg.monitor.cpu, 1);
 	assert_int_equal(cfg.monitor.interval_ms, 60000);
+}
+
+static void test_features(void **state)
+{
+	struct tp_config cfg;
+	char err[CONFIG_ERR_MAX];
+	(void)state;
+
+	/* Absent: the default list and windows. */
+	assert_int_equal(parse_q("{" BASE "}", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.features.n_list, 13);
+	assert_string_equal(cfg.features.list[0], "mid");
+	assert_string_equal(cfg.features.list[2], "ret_100");
+	assert_string_equal(cfg.features.list[12], "flow");
+	assert_int_equal(cfg.features.kind[1], CONFIG_FEAT_RET);
+	assert_int_equal(cfg.features.horizon[1], 10);
+	assert_int_equal(cfg.features.horizon[2], 100);
+	assert_int_equal(cfg.features.kind[12], CONFIG_FEAT_FLOW);
+	assert_int_equal(cfg.features.ema_fast, 10);
+	assert_int_equal(cfg.features.ema_slow, 50);
+	assert_int_equal(cfg.features.sma, 20);
+	assert_int_equal(cfg.features.rsi, 14);
+	assert_int_equal(cfg.features.vol_lambda_milli, 940);
+	assert_int_equal(cfg.features.zscore, 50);
+	assert_int_equal(cfg.features.flow_span, 50);
+
+	/* Every key, in the order given; three horizons, one used twice is refused elsewhere. */
+	assert_int_equal(parse_q("{" BASE ",'features':{'list':['flow','ret_256','zscore_vwap','ret_1',"
+		"'microprice_bps','ret_7'],'ema_fast':1,'ema_slow':100000,'sma':256,'rsi':2,"
+		"'vol_lambda_milli':999,'zscore':2,'flow_span':3}}", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.features.n_list, 6);
+	assert_int_equal(cfg.features.kind[0], CONFIG_FEAT_FLOW);
+	assert_int_equal(cfg.features.kind[1], CONFIG_FEAT_RET);
+	assert_int_equal(cfg.features.horizon[1], 256);
+	assert_int_equal(cfg.features.kind[2], CONFIG_FEAT_ZSCORE_VWAP);
+	assert_int_equal(cfg.features.horizon[3], 1);
+	assert_int_equal(cfg.features.kind[4], CONFIG_FEAT_MICROPRICE_BPS);
+	assert_int_equal(cfg.features.horizon[4], 0);
+	assert_int_equal(cfg.features.horizon[5], 7);
+	assert_int_equal(cfg.features.ema_fast, 1);
+	assert_int_equal(cfg.features.ema_slow, 100000);
+	assert_int_equal(cfg.features.sma, 256);
+	assert_int_equal(cfg.features.vol_lambda_milli, 999);
+	assert_int_equal(cfg.features.flow_span, 3);
+
+	/* A slot of 128 bytes holds exactly 20 floats. */
+	assert_int_equal(parse_q("{" BASE ",'features':{'list':['mid','ret_1','ret_2','ret_3','ema_fast',"
+		"'ema_slow','sma','rsi','vol','zscore','zscore_vwap','spread_bps','imbalance','microprice_bps',"
+		"'flow']}}", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.features.n_list, 15);
+	/* Without the features stage placed, the list need not fit the slot. */
+	assert_int_equal(parse_q("{" BASE ",'rings':{'slot_bytes':64}}", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.features.n_list, 13);
+	/* Placed, four fit a 64-byte slot. */
+	assert_int_equal(parse_q("{" PIPE "," SEG ",'processes':[{'name':'p','cpu':0,'stages':['features']}],"
+		"'rings':{'slot_bytes':64},'features':{'list':['mid','sma','rsi','vol']}}", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(config_feature_parse("ret_0256", &(uint32_t){ 0 }), -EINVAL);
+	assert_int_equal(config_feature_parse("ret_257", &(uint32_t){ 0 }), -EINVAL);
+	assert_int_equal(config_feature_parse("ret_", &(uint32_t){ 0 }), -EINVAL);
+	assert_int_equal(config_feature_parse("ret_5x", &(uint32_t){ 0 }), -EINVAL);
+	assert_int_equal(config_feature_parse("ret_<N>", &(uint32_t){ 0 }), -EINVAL);
+	assert_int_equal(config_feature_parse("vol", &(uint32_t){ 0 }), CONFIG_FEAT_VOL);
 }
 
 static void test_demo_json(void **state)
@@ -814,6 +899,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_features),
 		cmocka_unit_test(test_demo_json),
 		cmocka_unit_test(test_production_json),
 		cmocka_unit_test(test_ncpus_from_sysconf),
