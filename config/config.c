@@ -36,6 +36,7 @@ enum config_kind {
 	CONFIG_K_TEXT,		/* string of 1..size-1 visible ASCII characters into char[size] */
 	CONFIG_K_OBJECT,	/* object described by .sub into a struct */
 	CONFIG_K_ARRAY,		/* array of .min..max values described by .elem into a C array */
+	CONFIG_K_FLOAT,		/* finite JSON number in .min..max into a float (.size 4) or double (8) */
 };
 
 struct config_ctx;
@@ -225,6 +226,7 @@ static const char *elem_noun(const struct config_field *e)
 {
 	switch (e->kind) {
 	case CONFIG_K_INT:	return "integers";
+	case CONFIG_K_FLOAT:	return "numbers";
 	case CONFIG_K_BOOL:	return "booleans";
 	case CONFIG_K_NAME:	return "names";
 	case CONFIG_K_OBJECT:	return "objects";
@@ -255,6 +257,9 @@ static void describe(const struct config_ctx *c, const struct config_field *f,
 				 (long long)f->multiple, lo, hi);
 		else
 			snprintf(buf, n, "an integer %lld..%lld", lo, hi);
+		break;
+	case CONFIG_K_FLOAT:
+		snprintf(buf, n, "a number %lld..%lld", lo, hi);
 		break;
 	case CONFIG_K_BOOL:
 		snprintf(buf, n, "true or false");
@@ -358,6 +363,17 @@ static void store_int(void *slot, size_t size, int64_t x)
 	} else {
 		uint64_t u = (uint64_t)x;
 		memcpy(slot, &u, 8);
+	}
+}
+
+/* A float (size 4) or a double (size 8). */
+static void store_float(void *slot, size_t size, double x)
+{
+	if (size == sizeof(float)) {
+		float v = (float)x;
+		memcpy(slot, &v, sizeof(v));
+	} else {
+		memcpy(slot, &x, sizeof(x));
 	}
 }
 
@@ -516,6 +532,12 @@ static int parse_value(struct config_ctx *c, const struct config_field *f,
 		if (rc == 0)
 			store_int(slot, f->size, x);
 		break;
+	case CONFIG_K_FLOAT:
+		if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
+		    v->valuedouble < (double)f->min || v->valuedouble > (double)f->max)
+			return fail_expected(c, f, v);
+		store_float(slot, f->size, v->valuedouble);
+		break;
 	case CONFIG_K_BOOL:
 		if (!cJSON_IsBool(v))
 			return fail_expected(c, f, v);
@@ -559,6 +581,9 @@ static int apply_default(struct config_ctx *c, const struct config_field *f, voi
 	case CONFIG_K_INT:
 	case CONFIG_K_ENUM:
 		store_int(slot, f->size, f->def);
+		break;
+	case CONFIG_K_FLOAT:
+		store_float(slot, f->size, (double)f->def);
 		break;
 	case CONFIG_K_BOOL:
 		*(bool *)(void *)slot = f->def != 0;
@@ -1031,6 +1056,261 @@ static const struct config_field features_fields[] = {
 };
 CONFIG_SCHEMA(features_schema, features_fields, NULL);
 
+/* ---- inference (stages/inference.h) and the feature dump (stages/fvdump.h) ---- */
+
+/* model: "linear", or the path of an XGBoost JSON model; fills model_kind. */
+static int check_model(struct config_ctx *c, const struct config_field *f, const cJSON *v, void *obj)
+{
+	struct config_horizon *h = obj;
+	(void)c, (void)f, (void)v;
+	h->model_kind = strcmp(h->model, "linear") == 0 ? CONFIG_MODEL_LINEAR : CONFIG_MODEL_XGB;
+	return 0;
+}
+
+/* weights and bias go with a linear model only; a linear model needs
+ * weights (their count is checked against features.list in check_inference);
+ * conf_full_bps > 0. */
+static int check_horizon(struct config_ctx *c, const cJSON *v, void *obj)
+{
+	struct config_horizon *h = obj;
+	const char *key = NULL, *msg = NULL;
+	size_t mark;
+	int rc;
+
+	if (h->model_kind == CONFIG_MODEL_LINEAR && h->n_weights == 0) {
+		key = "weights";
+		msg = "missing required key (model \"linear\" needs one weight per features.list entry)";
+	} else if (h->model_kind == CONFIG_MODEL_XGB && cJSON_GetObjectItemCaseSensitive(v, "weights")) {
+		key = "weights";
+		msg = "expected no weights with an xgboost model (weights go with model \"linear\")";
+	} else if (h->model_kind == CONFIG_MODEL_XGB && cJSON_GetObjectItemCaseSensitive(v, "bias")) {
+		key = "bias";
+		msg = "expected no bias with an xgboost model (bias goes with model \"linear\")";
+	} else if (!(h->conf_full_bps > 0)) {
+		key = "conf_full_bps";
+		msg = "expected a number above 0, got 0";
+	}
+	if (!key)
+		return 0;
+	mark = path_push_key(c, key);
+	rc = fail(c, "%s", msg);
+	path_pop(c, mark);
+	return rc;
+}
+
+static const struct config_field weight_elem = {
+	.kind = CONFIG_K_FLOAT, .size = sizeof(float), .min = -1000000000, .max = 1000000000,
+};
+
+static const struct config_field horizon_fields[] = {
+	{ .key = "name", .kind = CONFIG_K_NAME, CONFIG_AT(struct config_horizon, name), .required = true },
+	{ .key = "horizon_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_horizon, horizon_ms),
+	  .min = 0, .max = 86400000, .def = 0 },
+	{ .key = "model", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_horizon, model), .required = true,
+	  .expected = "\"linear\" or the path of an xgboost JSON model", .check = check_model },
+	{ .key = "weights", .kind = CONFIG_K_ARRAY, CONFIG_LIST(struct config_horizon, weights, n_weights),
+	  .min = 1, .elem = &weight_elem },
+	{ .key = "bias", .kind = CONFIG_K_FLOAT, CONFIG_AT(struct config_horizon, bias),
+	  .min = -1000000000, .max = 1000000000, .def = 0 },
+	{ .key = "ret_scale_bps", .kind = CONFIG_K_FLOAT, CONFIG_AT(struct config_horizon, ret_scale_bps),
+	  .min = -1000000000, .max = 1000000000, .def = 1 },
+	{ .key = "conf_full_bps", .kind = CONFIG_K_FLOAT, CONFIG_AT(struct config_horizon, conf_full_bps),
+	  .min = 0, .max = 1000000000, .def = 10 },
+};
+CONFIG_SCHEMA(horizon_schema, horizon_fields, check_horizon);
+
+static const struct config_field horizon_elem = {
+	.kind = CONFIG_K_OBJECT, .size = sizeof(struct config_horizon), .sub = &horizon_schema,
+};
+
+static const struct config_field dump_horizon_elem = {
+	.kind = CONFIG_K_INT, .size = sizeof(uint32_t), .min = 1, .max = CONFIG_FEATURE_WINDOW_MAX,
+};
+
+static const struct config_field inference_fields[] = {
+	{ .key = "standardize", .kind = CONFIG_K_INT, CONFIG_AT(struct config_inference, standardize),
+	  .min = 0, .max = CONFIG_FEATURE_WINDOW_MAX, .def = 0,
+	  .expected = "0 (off) or a window 2..256" },
+	{ .key = "horizons", .kind = CONFIG_K_ARRAY,
+	  CONFIG_LIST(struct config_inference, horizons, n_horizons), .min = 1,
+	  .elem = &horizon_elem, .unique = "name" },
+	{ .key = "dump_file", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_inference, dump_file),
+	  .def_str = "", .expected = "a file path" },
+	{ .key = "dump_horizons", .kind = CONFIG_K_ARRAY,
+	  CONFIG_LIST(struct config_inference, dump_horizons, n_dump_horizons), .min = 1,
+	  .elem = &dump_horizon_elem },
+};
+
+static int check_inference_section(struct config_ctx *c, const cJSON *v, void *obj)
+{
+	struct config_inference *in = obj;
+	size_t mark;
+	int rc;
+
+	if (in->standardize != 1)
+		return 0;
+	mark = path_push_key(c, "standardize");
+	rc = fail(c, "expected 0 (off) or a window 2..256, got 1");
+	path_pop(c, mark);
+	(void)v;
+	return rc;
+}
+CONFIG_SCHEMA(inference_schema, inference_fields, check_inference_section);
+
+static bool stage_placed(const struct tp_config *cfg, const char *stage)
+{
+	uint32_t i, j;
+
+	for (i = 0; i < cfg->n_processes; i++)
+		for (j = 0; j < cfg->processes[i].n_stages; j++)
+			if (strcmp(cfg->processes[i].stages[j], stage) == 0)
+				return true;
+	return false;
+}
+
+/* Cross-section: a linear model has one weight per features.list entry; a
+ * placed "fvdump" has "mid" in features.list (a placed "inference" without
+ * horizons fails at stage init: config/demo.json places it before its
+ * section exists). Absent dump_horizons: the ret_<N> horizons of
+ * features.list in list order, or 1 when it has none. */
+static int check_inference(struct config_ctx *c, const cJSON *root, struct tp_config *cfg)
+{
+	struct config_inference *in = &cfg->inference;
+	const struct config_features *fs = &cfg->features;
+	size_t mark = c->path_len;
+	uint32_t i, j;
+	bool has_mid = false;
+	int rc = 0;
+
+	(void)root;
+	for (i = 0; i < fs->n_list; i++)
+		has_mid |= fs->kind[i] == CONFIG_FEAT_MID;
+	if (in->n_dump_horizons == 0) {
+		for (i = 0; i < fs->n_list && in->n_dump_horizons < CONFIG_DUMP_HORIZONS; i++) {
+			if (fs->kind[i] != CONFIG_FEAT_RET)
+				continue;
+			for (j = 0; j < in->n_dump_horizons && in->dump_horizons[j] != fs->horizon[i]; j++)
+				;
+			if (j == in->n_dump_horizons)
+				in->dump_horizons[in->n_dump_horizons++] = fs->horizon[i];
+		}
+		if (in->n_dump_horizons == 0)
+			in->dump_horizons[in->n_dump_horizons++] = 1;
+	}
+	for (i = 0; i < in->n_horizons && rc == 0; i++) {
+		const struct config_horizon *h = &in->horizons[i];
+		if (h->model_kind != CONFIG_MODEL_LINEAR || h->n_weights == fs->n_list)
+			continue;
+		path_push_key(c, "inference");
+		path_push_key(c, "horizons");
+		path_push_index(c, i);
+		path_push_key(c, "weights");
+		rc = fail(c, "expected %u weights (one per features.list entry), got %u",
+			  fs->n_list, h->n_weights);
+	}
+	if (rc == 0 && !has_mid && stage_placed(cfg, "fvdump")) {
+		path_push_key(c, "features");
+		path_push_key(c, "list");
+		rc = fail(c, "expected \"mid\" in the list: the \"fvdump\" stage computes forward returns from it");
+	}
+	path_pop(c, mark);
+	return rc;
+}
+
+/* ---- arbitration, gating, sizing (stages/arbitration.h, gating.h, sizing.h) ---- */
+
+static const struct config_field arbitration_fields[] = {
+	{ .key = "ridge_lambda_milli", .kind = CONFIG_K_INT, CONFIG_AT(struct config_arbitration, ridge_lambda_milli),
+	  .min = 0, .max = 1000000000, .def = 1000 },
+	{ .key = "short_temp_milli", .kind = CONFIG_K_INT, CONFIG_AT(struct config_arbitration, short_temp_milli),
+	  .min = 1, .max = 100000, .def = 1000 },
+	{ .key = "stats_span", .kind = CONFIG_K_INT, CONFIG_AT(struct config_arbitration, stats_span),
+	  .min = 2, .max = 1000000, .def = 200 },
+	{ .key = "k_vol_milli", .kind = CONFIG_K_INT, CONFIG_AT(struct config_arbitration, k_vol_milli),
+	  .min = 0, .max = 1000000, .def = 100 },
+	{ .key = "vol_unit_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_arbitration, vol_unit_ms),
+	  .min = 1, .max = 86400000, .def = 1000 },
+	{ .key = "impact_bps", .kind = CONFIG_K_INT, CONFIG_AT(struct config_arbitration, impact_bps),
+	  .min = 0, .max = 100000, .def = 10 },
+	{ .key = "ref_order_qty", .kind = CONFIG_K_INT, CONFIG_AT(struct config_arbitration, ref_order_qty),
+	  .min = 1, .max = 1000000000000000LL, .def = 1 },
+	{ .key = "adv_qty", .kind = CONFIG_K_INT, CONFIG_AT(struct config_arbitration, adv_qty),
+	  .min = 1, .max = 1000000000000000LL, .def = 1000000 },
+	{ .key = "min_net_bps_milli", .kind = CONFIG_K_INT, CONFIG_AT(struct config_arbitration, min_net_bps_milli),
+	  .min = 0, .max = 100000000, .def = 0 },
+};
+CONFIG_SCHEMA(arbitration_schema, arbitration_fields, NULL);
+
+static const struct config_field gating_fields[] = {
+	{ .key = "max_spread_bps_milli", .kind = CONFIG_K_INT, CONFIG_AT(struct config_gating, max_spread_bps_milli),
+	  .min = 0, .max = 100000000, .def = 20000 },
+	{ .key = "barrier_window", .kind = CONFIG_K_INT, CONFIG_AT(struct config_gating, barrier_window),
+	  .min = 0, .max = 256, .def = 100, .expected = "0 (off) or a window 2..256" },
+	{ .key = "barrier_pct", .kind = CONFIG_K_INT, CONFIG_AT(struct config_gating, barrier_pct),
+	  .min = 0, .max = 49, .def = 5 },
+	{ .key = "session_enabled", .kind = CONFIG_K_BOOL, CONFIG_AT(struct config_gating, session_enabled),
+	  .def = false },
+	{ .key = "session_open_min", .kind = CONFIG_K_INT, CONFIG_AT(struct config_gating, session_open_min),
+	  .min = 0, .max = 1439, .def = 810 },
+	{ .key = "session_close_min", .kind = CONFIG_K_INT, CONFIG_AT(struct config_gating, session_close_min),
+	  .min = 0, .max = 1439, .def = 1200 },
+	{ .key = "no_entry_open_min", .kind = CONFIG_K_INT, CONFIG_AT(struct config_gating, no_entry_open_min),
+	  .min = 0, .max = 720, .def = 5 },
+	{ .key = "no_entry_close_min", .kind = CONFIG_K_INT, CONFIG_AT(struct config_gating, no_entry_close_min),
+	  .min = 0, .max = 720, .def = 5 },
+	{ .key = "stale_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_gating, stale_ms),
+	  .min = 1, .max = 3600000, .def = 1000 },
+	{ .key = "warmup_gate", .kind = CONFIG_K_BOOL, CONFIG_AT(struct config_gating, warmup_gate),
+	  .def = true },
+};
+
+/* barrier_window 1 has no range; the no-entry windows fit in the session. */
+static int check_gating(struct config_ctx *c, const cJSON *v, void *obj)
+{
+	struct config_gating *g = obj;
+	uint32_t len = (g->session_close_min + 1440 - g->session_open_min) % 1440;
+	size_t mark;
+	int rc = 0;
+
+	(void)v;
+	if (len == 0)
+		len = 1440;
+	if (g->barrier_window == 1) {
+		mark = path_push_key(c, "barrier_window");
+		rc = fail(c, "expected 0 (off) or a window 2..256, got 1");
+		path_pop(c, mark);
+	} else if (g->no_entry_open_min + g->no_entry_close_min >= len) {
+		mark = path_push_key(c, "no_entry_close_min");
+		rc = fail(c, "expected no_entry_open_min + no_entry_close_min below the session length of %u minutes, got %u",
+			  len, g->no_entry_open_min + g->no_entry_close_min);
+		path_pop(c, mark);
+	}
+	return rc;
+}
+CONFIG_SCHEMA(gating_schema, gating_fields, check_gating);
+
+static const struct config_field sizing_fields[] = {
+	{ .key = "equity", .kind = CONFIG_K_INT, CONFIG_AT(struct config_sizing, equity),
+	  .min = 1, .max = 1000000000000000LL, .def = 100000 },
+	{ .key = "vol_target_bps_milli", .kind = CONFIG_K_INT, CONFIG_AT(struct config_sizing, vol_target_bps_milli),
+	  .min = 1, .max = 100000000, .def = 10000 },
+	{ .key = "vol_floor_bps_milli", .kind = CONFIG_K_INT, CONFIG_AT(struct config_sizing, vol_floor_bps_milli),
+	  .min = 1, .max = 100000000, .def = 100 },
+	{ .key = "max_position_e8", .kind = CONFIG_K_INT, CONFIG_AT(struct config_sizing, max_position_e8),
+	  .min = 1, .max = 1000000000000000000LL, .def = 100000000 },
+	{ .key = "band_e8", .kind = CONFIG_K_INT, CONFIG_AT(struct config_sizing, band_e8),
+	  .min = 0, .max = 1000000000000000000LL, .def = 1000000 },
+	{ .key = "lot_size_e8", .kind = CONFIG_K_INT, CONFIG_AT(struct config_sizing, lot_size_e8),
+	  .min = 1, .max = 1000000000000000000LL, .def = 1000000 },
+	{ .key = "risk_bps", .kind = CONFIG_K_INT, CONFIG_AT(struct config_sizing, risk_bps),
+	  .min = 1, .max = 10000, .def = 50 },
+	{ .key = "stop_vol_milli", .kind = CONFIG_K_INT, CONFIG_AT(struct config_sizing, stop_vol_milli),
+	  .min = 1, .max = 1000000, .def = 2000 },
+	{ .key = "limit_offset_bps_milli", .kind = CONFIG_K_INT, CONFIG_AT(struct config_sizing, limit_offset_bps_milli),
+	  .min = -1000000, .max = 1000000, .def = 0 },
+};
+CONFIG_SCHEMA(sizing_schema, sizing_fields, NULL);
+
 /* Cross-section: when a process runs the "features" stage, the feature
  * vector fits one slot of rings.slot_bytes. */
 static int check_root(struct config_ctx *c, const cJSON *v, void *obj)
@@ -1041,6 +1321,9 @@ static int check_root(struct config_ctx *c, const cJSON *v, void *obj)
 	size_t mark;
 	int rc;
 
+	rc = check_inference(c, v, obj);	/* inference and fvdump against features.list */
+	if (rc)
+		return rc;
 	for (i = 0; i < cfg->n_processes; i++)
 		for (j = 0; j < cfg->processes[i].n_stages; j++)
 			placed |= strcmp(cfg->processes[i].stages[j], "features") == 0;
@@ -1081,6 +1364,14 @@ static const struct config_field root_fields[] = {
 	  .sub = &replay_schema },
 	{ .key = "features", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, features),
 	  .sub = &features_schema },
+	{ .key = "inference", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, inference),
+	  .sub = &inference_schema },
+	{ .key = "arbitration", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, arbitration),
+	  .sub = &arbitration_schema },
+	{ .key = "gating", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, gating),
+	  .sub = &gating_schema },
+	{ .key = "sizing", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, sizing),
+	  .sub = &sizing_schema },
 };
 CONFIG_SCHEMA(root_schema, root_fields, check_root);
 
@@ -1099,6 +1390,9 @@ static const struct config_field *field_bad(const struct config_field *f)
 		    f->min > f->max || f->multiple < 0)
 			return f;
 		return NULL;
+	case CONFIG_K_FLOAT:
+		return (f->size == sizeof(float) || f->size == sizeof(double)) &&
+		       f->min <= f->max && f->def >= f->min && f->def <= f->max ? NULL : f;
 	case CONFIG_K_BOOL:
 		return f->size == sizeof(bool) ? NULL : f;
 	case CONFIG_K_ENUM:

@@ -161,6 +161,78 @@ struct config_features {
 	uint16_t horizon[CONFIG_FEATURES_MAX];	/* ret_<N>: N, else 0 */
 };
 
+/* The inference stage (stages/inference.h) and the feature dump
+ * (stages/fvdump.h). A horizon's model is "linear" (weights and bias from
+ * here) or the path of an XGBoost JSON model, loaded at stage init. */
+#define CONFIG_INFER_HORIZONS  4	/* = PRED_MAX_HORIZONS */
+#define CONFIG_DUMP_HORIZONS   4	/* fwd_ret_<N> columns of the feature dump */
+
+enum config_model_kind {
+	CONFIG_MODEL_LINEAR,		/* model: "linear" */
+	CONFIG_MODEL_XGB,		/* model: a path to xgboost's save_model JSON */
+};
+
+struct config_horizon {
+	char name[CONFIG_NAME_MAX];
+	uint32_t horizon_ms;		/* informational; copied into each prediction */
+	char model[CONFIG_PATH_MAX];	/* "linear" or a file path */
+	uint32_t n_weights;
+	float weights[CONFIG_FEATURES_MAX];	/* linear: one per feature, in features.list order */
+	float bias;			/* linear */
+	float ret_scale_bps;		/* expected return in bps = model output * this */
+	float conf_full_bps;		/* confidence = min(1, |return bps| / this) */
+	/* derived */
+	uint8_t model_kind;		/* enum config_model_kind */
+};
+
+struct config_inference {
+	uint32_t standardize;		/* rolling z-score window per feature, 2..256; 0 = off */
+	uint32_t n_horizons;
+	struct config_horizon horizons[CONFIG_INFER_HORIZONS];
+	char dump_file[CONFIG_PATH_MAX];	/* fvdump's CSV ("" = none; set by run --dump-features) */
+	uint32_t n_dump_horizons;
+	uint32_t dump_horizons[CONFIG_DUMP_HORIZONS];	/* in later vectors of the same symbol */
+};
+
+/* The strategy stages (stages/arbitration.h, gating.h, sizing.h). Integer
+ * keys with a unit suffix: _milli = x1000, _e8 = x1e8, _bps = basis points. */
+struct config_arbitration {
+	uint32_t ridge_lambda_milli;	/* lambda added to the diagonal of Sigma, in bps^2 x1000 */
+	uint32_t short_temp_milli;	/* temperature T x1000 on the weights of all but the longest horizon */
+	uint32_t stats_span;		/* EWMA span of mu and Sigma, in predictions; also their warm-up */
+	uint32_t k_vol_milli;		/* k_vol x1000 */
+	uint32_t vol_unit_ms;		/* time one vol step (one mid update) stands for */
+	uint32_t impact_bps;		/* impact coefficient, bps at q = ADV */
+	uint64_t ref_order_qty;		/* q, in the same units as adv_qty */
+	uint64_t adv_qty;		/* ADV (global) */
+	uint32_t min_net_bps_milli;	/* net must exceed this to trade */
+};
+
+struct config_gating {
+	uint32_t max_spread_bps_milli;
+	uint32_t barrier_window;	/* events; 0 = barrier gate off */
+	uint32_t barrier_pct;		/* edge zone, % of the range */
+	bool session_enabled;
+	uint32_t session_open_min;	/* minute of the UTC day */
+	uint32_t session_close_min;	/* == open: a 24 h session */
+	uint32_t no_entry_open_min;
+	uint32_t no_entry_close_min;
+	uint32_t stale_ms;
+	bool warmup_gate;
+};
+
+struct config_sizing {
+	uint64_t equity;		/* quote currency units */
+	uint32_t vol_target_bps_milli;	/* per arbitration.vol_unit_ms, like the prediction's vol */
+	uint32_t vol_floor_bps_milli;	/* sigma below this is raised to it */
+	uint64_t max_position_e8;	/* units x1e8 */
+	uint64_t band_e8;		/* no-trade band, units x1e8 */
+	uint64_t lot_size_e8;		/* units x1e8 */
+	uint32_t risk_bps;		/* per-trade risk, bps of equity */
+	uint32_t stop_vol_milli;	/* stop distance in sigmas x1000 */
+	int32_t limit_offset_bps_milli;	/* > 0 toward crossing, < 0 passive */
+};
+
 struct tp_config {
 	struct config_pipeline pipeline;
 	struct config_segment segment;
@@ -175,6 +247,10 @@ struct tp_config {
 	struct config_feed feed;
 	struct config_replay replay;
 	struct config_features features;
+	struct config_inference inference;
+	struct config_arbitration arbitration;
+	struct config_gating gating;
+	struct config_sizing sizing;
 };
 
 struct config_opts {

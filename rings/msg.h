@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MSG_ABI_VERSION 2
+#define MSG_ABI_VERSION 3
 
 /* Prices and quantities are fixed-point integers: value = mantissa * 10^-scale,
  * with the scale stored per symbol in the symbol table. Never floating point. */
@@ -144,6 +144,42 @@ _Static_assert(sizeof(float) == 4, "fv floats are 4 bytes");
 /* Floats a slot of `slot_bytes` holds after the msg_fv header. */
 #define FV_CAPACITY(slot_bytes) (((slot_bytes) - sizeof(struct msg_fv)) / sizeof(float))
 
+/* Predictions (inference -> arbitration): one entry per configured horizon,
+ * in the order of config inference.horizons. Values are always finite (the
+ * stage drops a non-finite prediction and counts it). mid, spread_bps and
+ * vol pass through from the feature vector for arbitration's costs: 0 when
+ * that feature is not in features.list. */
+#define PRED_MAX_HORIZONS 4
+#define PRED_F_WARMUP     (1u << 0)  /* the fv was warming up, or the standardization window is not full */
+
+struct pred_horizon {
+	float ret_bps;           /* expected return over the horizon, in bps */
+	float conf;              /* confidence, 0..1 */
+	uint32_t horizon_ms;     /* the horizon's horizon_ms from the config */
+};
+
+struct msg_pred {
+	struct msg_hdr hdr;      /* hdr.symbol_id; hdr.flags gets MSG_F_WARMUP too while PRED_F_WARMUP */
+	uint64_t recv_ns;        /* the fv's recv_ns, unix ns */
+	uint16_t n;              /* entries in h[] */
+	uint16_t flags;          /* PRED_F_* */
+	float spread_bps;        /* feature spread_bps, else 0 */
+	double mid;              /* feature mid, else 0 */
+	float vol;               /* feature vol: EWMA sigma of mid log returns per update, else 0 */
+	uint32_t pad;
+	struct pred_horizon h[PRED_MAX_HORIZONS];
+};
+
+_Static_assert(sizeof(struct pred_horizon) == 12, "pred_horizon is 12 bytes");
+_Static_assert(sizeof(struct msg_pred) == 112, "msg_pred is 112 bytes (fits a 128-byte slot)");
+_Static_assert(offsetof(struct msg_pred, recv_ns) == 32, "msg_pred.recv_ns offset");
+_Static_assert(offsetof(struct msg_pred, n) == 40, "msg_pred.n offset");
+_Static_assert(offsetof(struct msg_pred, flags) == 42, "msg_pred.flags offset");
+_Static_assert(offsetof(struct msg_pred, spread_bps) == 44, "msg_pred.spread_bps offset");
+_Static_assert(offsetof(struct msg_pred, mid) == 48, "msg_pred.mid offset");
+_Static_assert(offsetof(struct msg_pred, vol) == 56, "msg_pred.vol offset");
+_Static_assert(offsetof(struct msg_pred, h) == 64, "msg_pred.h offset");
+
 /* A 64-byte test/benchmark message: the header plus 32 bytes of payload. */
 struct msg_test {
 	struct msg_hdr hdr;
@@ -173,5 +209,81 @@ static inline px_t px_rescale(px_t v, unsigned from, unsigned to)
 		return v * px_pow10[to - from];
 	return v / px_pow10[from - to];
 }
+
+/* ---- strategy messages: arbitration -> gating -> sizing (stages/arbitration.h,
+ * gating.h, sizing.h); placed after the other layouts ---- */
+
+enum dec_action {
+	DEC_HOLD = 0,            /* no horizon clears its cost, or gating blocked the entry */
+	DEC_BUY = 1,
+	DEC_SELL = 2,
+};
+
+/* A decision (arbitration -> gating on ring "dec", gating -> sizing on ring
+ * "gated"). HOLD decisions are emitted, not dropped: downstream counts them,
+ * and a HOLD from gating carries the gate that blocked it in `reason`. */
+struct msg_decision {
+	struct msg_hdr hdr;      /* hdr.flags: MSG_F_WARMUP while predictions or blend statistics warm up */
+	uint64_t recv_ns;        /* receive time of the md event behind it, unix ns */
+	uint8_t action;          /* enum dec_action */
+	uint8_t horizon;         /* index of the chosen horizon (arbitration.horizons_ms) */
+	uint16_t reason;         /* gating: enum gating_reason that blocked it; 0 = passed / not gated */
+	uint32_t horizon_ms;     /* length of the chosen horizon */
+	float alpha_bps;         /* signed alpha of the chosen horizon after blending */
+	float net_bps;           /* |alpha| - cost of the chosen horizon (the best one, also for HOLD) */
+	float cost_bps;          /* its cost */
+	float confidence;        /* the chosen horizon's confidence, 0..1 */
+	double mid;              /* pass-through from the prediction (0: no mid feature) */
+	float spread_bps;        /* pass-through */
+	float vol;               /* pass-through: EWMA sigma of mid log returns per update */
+};
+
+_Static_assert(sizeof(struct msg_decision) == 80, "msg_decision is 80 bytes");
+_Static_assert(offsetof(struct msg_decision, recv_ns) == 32, "msg_decision.recv_ns offset");
+_Static_assert(offsetof(struct msg_decision, action) == 40, "msg_decision.action offset");
+_Static_assert(offsetof(struct msg_decision, horizon) == 41, "msg_decision.horizon offset");
+_Static_assert(offsetof(struct msg_decision, reason) == 42, "msg_decision.reason offset");
+_Static_assert(offsetof(struct msg_decision, horizon_ms) == 44, "msg_decision.horizon_ms offset");
+_Static_assert(offsetof(struct msg_decision, alpha_bps) == 48, "msg_decision.alpha_bps offset");
+_Static_assert(offsetof(struct msg_decision, confidence) == 60, "msg_decision.confidence offset");
+_Static_assert(offsetof(struct msg_decision, mid) == 64, "msg_decision.mid offset");
+_Static_assert(offsetof(struct msg_decision, vol) == 76, "msg_decision.vol offset");
+
+/* Why an intent was sized as it was (msg_intent.why). */
+#define INTENT_F_OPEN      (1u << 0)  /* current position is flat */
+#define INTENT_F_ADD       (1u << 1)  /* grows the position on its side */
+#define INTENT_F_REDUCE    (1u << 2)  /* shrinks it toward flat, no flip */
+#define INTENT_F_FLIP      (1u << 3)  /* crosses through flat */
+#define INTENT_F_MAX_POS   (1u << 4)  /* target clamped to +-sizing.max_position_e8 */
+#define INTENT_F_RISK      (1u << 5)  /* qty clamped by the per-trade risk limit */
+#define INTENT_F_LOT       (1u << 6)  /* trade qty rounded toward zero to the lot size */
+#define INTENT_F_VOL_FLOOR (1u << 7)  /* sigma raised to sizing.vol_floor_bps_milli */
+
+/* A sized order intent (sizing -> risk on ring "intent"). Quantities are
+ * mantissas in the symbol's qty_scale, prices in its px_scale. */
+struct msg_intent {
+	struct msg_hdr hdr;
+	uint64_t recv_ns;        /* receive time of the md event behind it, unix ns */
+	uint8_t side;            /* 'B' buy, 'S' sell */
+	uint8_t horizon;         /* pass-through from the decision */
+	uint16_t why;            /* INTENT_F_* */
+	uint32_t horizon_ms;
+	qty_t qty;               /* > 0, a multiple of the lot size */
+	px_t limit_px;           /* mid +- sizing.limit_offset_bps_milli, rounded away from crossing */
+	qty_t target_qty;        /* signed target position after clamps */
+	qty_t current_qty;       /* signed position read from the position table */
+	float confidence;
+	float net_bps;
+};
+
+_Static_assert(sizeof(struct msg_intent) == 88, "msg_intent is 88 bytes");
+_Static_assert(offsetof(struct msg_intent, recv_ns) == 32, "msg_intent.recv_ns offset");
+_Static_assert(offsetof(struct msg_intent, side) == 40, "msg_intent.side offset");
+_Static_assert(offsetof(struct msg_intent, why) == 42, "msg_intent.why offset");
+_Static_assert(offsetof(struct msg_intent, qty) == 48, "msg_intent.qty offset");
+_Static_assert(offsetof(struct msg_intent, limit_px) == 56, "msg_intent.limit_px offset");
+_Static_assert(offsetof(struct msg_intent, target_qty) == 64, "msg_intent.target_qty offset");
+_Static_assert(offsetof(struct msg_intent, current_qty) == 72, "msg_intent.current_qty offset");
+_Static_assert(offsetof(struct msg_intent, confidence) == 80, "msg_intent.confidence offset");
 
 #endif

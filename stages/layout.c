@@ -51,6 +51,7 @@ static int alloc_regions(struct layout *L, const struct tp_config *cfg, struct s
 	rc |= seg_alloc(s, "control", SEG_KIND_CONTROL, sizeof(struct control_block), &L->control_off);
 	rc |= seg_alloc(s, "table.symbols", SEG_KIND_TABLE, L->symtab_bytes, &L->symtab_off);
 	rc |= seg_alloc(s, "table.market", SEG_KIND_TABLE, L->market_bytes, &L->market_off);
+	rc |= seg_alloc(s, "table.positions", SEG_KIND_TABLE, L->positions_bytes, &L->positions_off);
 	for (int p = 0; p < L->n_procs; p++) {
 		snprintf(name, sizeof(name), "bell.%s", L->inline_mode ? "inline" : cfg->processes[p].name);
 		rc |= seg_alloc(s, name, SEG_KIND_BELL, sizeof(struct doorbell), &L->procs[p].bell_off);
@@ -265,6 +266,7 @@ int layout_plan(struct layout *L, const struct tp_config *cfg, const char *cfg_n
 	L->hist_bytes = hdr_bytes(1, (int64_t)cfg->histograms.highest_ns, (int)cfg->histograms.significant_digits);
 	L->symtab_bytes = symtab_bytes(cfg->feed.max_symbols);
 	L->market_bytes = market_bytes(cfg->feed.max_symbols);
+	L->positions_bytes = pos_bytes(cfg->feed.max_symbols);
 	for (int k = 0; k < L->n_stages; k++) {
 		const struct stage_def *d = L->stages[k].def;
 		L->stages[k].state_bytes = d->state_size ? d->state_size(cfg) : d->state_bytes;
@@ -353,8 +355,9 @@ int layout_create(const struct layout *L, const struct tp_config *cfg, struct se
 
 	rc = symtab_init(seg_ptr(s, L->symtab_off), L->symtab_bytes, cfg->feed.max_symbols);
 	rc |= market_init(seg_ptr(s, L->market_off), L->market_bytes, cfg->feed.max_symbols);
+	rc |= pos_init(seg_ptr(s, L->positions_off), L->positions_bytes, cfg->feed.max_symbols);
 	if (rc) {
-		snprintf(err, errlen, "segment %s: cannot lay out the symbol and market tables", cfg->segment.name);
+		snprintf(err, errlen, "segment %s: cannot lay out the symbol, market and position tables", cfg->segment.name);
 		seg_detach(s);
 		seg_destroy(cfg->segment.name, NULL);
 		return -EINVAL;

@@ -248,6 +248,7 @@ int runtime_open(struct runtime *rt, const struct layout *L, const struct seg *s
 		c->prog = seg_ptr(s, ls->state_off);
 		c->symtab = seg_ptr(s, L->symtab_off);
 		c->market = seg_ptr(s, L->market_off);
+		c->positions = seg_ptr(s, L->positions_off);
 		c->state = (uint8_t *)c->prog + sizeof(struct stage_progress);
 		c->timer_ticks = tsc_from_ns((uint64_t)cfg->supervisor.timer_interval_ms * 1000000ULL);
 		for (int h = 0; h < STATS_H_MAX; h++)

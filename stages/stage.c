@@ -3,8 +3,13 @@
 #include <string.h>
 
 #include "feed/replay.h"
+#include "stages/arbitration.h"
 #include "stages/decode.h"
 #include "stages/features.h"
+#include "stages/fvdump.h"
+#include "stages/gating.h"
+#include "stages/inference.h"
+#include "stages/sizing.h"
 #include "stages/stage.h"
 
 static const struct stage_def *registry[STAGE_MAX];
@@ -44,5 +49,10 @@ void stage_register_builtin(void)
 	stage_register(&replay_stage);
 	stage_register(&decode_stage);
 	stage_register(&features_stage);
+	stage_register(&inference_stage);
+	stage_register(&fvdump_stage);
+	stage_register(&arbitration_stage);
+	stage_register(&gating_stage);
+	stage_register(&sizing_stage);
 	/* The trading stages register here as they are added. */
 }

@@ -25,6 +25,7 @@
 
 #include "config/config.h"
 #include "feed/market.h"
+#include "stages/positions.h"
 #include "monitor/hdr.h"
 #include "monitor/tsc.h"
 #include "rings/bring.h"
@@ -97,6 +98,7 @@ struct stage_ctx {
 	const struct stats_block *upstream;  /* producer of the input ring; NULL for a source */
 	struct symtab *symtab;          /* the pipeline's tables (written by decode only) */
 	struct market_table *market;
+	struct pos_table *positions;    /* written by reconciliation only */
 	struct hdr *hist[STATS_H_MAX];
 	uint32_t index;                 /* position in the pipeline */
 	uint32_t batch;                 /* most inputs per batch */

@@ -96,7 +96,7 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown top-level key",
 	  "{" BASE ",'pipline':{}}", 0, 0,
 	  NAME ": pipline: unknown key (expected one of: pipeline, segment, clock, "
-	  "histograms, rings, processes, mode, monitor, supervisor, feed, replay, features)" },
+	  "histograms, rings, processes, mode, monitor, supervisor, feed, replay, features, inference, arbitration, gating, sizing)" },
 	{ "supervisor batch out of range",
 	  "{" PIPE ",'segment':{'name':'s'}," PROC ",'supervisor':{'batch':0}}", 0, 0,
 	  NAME ": supervisor.batch: expected an integer 1..1024, got 0" },
@@ -334,6 +334,65 @@ static const struct bad_case bad_cases[] = {
 	  "{" PIPE "," SEG ",'processes':[{'name':'p','cpu':0,'stages':['features']}],"
 	  "'features':{'list':['mid','sma','rsi','vol','zscore']},'rings':{'slot_bytes':64}}", 0, 0,
 	  NAME ": features.list: expected at most (rings.slot_bytes - 48) / 4 = 4 features, got 5" },
+	{ "inference: weights do not match features.list",
+	  "{" BASE ",'features':{'list':['mid','vol']},'inference':{'horizons':[{'name':'a','model':'linear',"
+	  "'weights':[1,2,3]}]}}", 0, 0,
+	  NAME ": inference.horizons[0].weights: expected 2 weights (one per features.list entry), got 3" },
+	{ "inference: linear without weights",
+	  "{" BASE ",'inference':{'horizons':[{'name':'a','model':'linear'}]}}", 0, 0,
+	  NAME ": inference.horizons[0].weights: missing required key (model 'linear' needs one weight "
+	  "per features.list entry)" },
+	{ "inference: weights with an xgboost model",
+	  "{" BASE ",'inference':{'horizons':[{'name':'a','model':'m.json','weights':[1]}]}}", 0, 0,
+	  NAME ": inference.horizons[0].weights: expected no weights with an xgboost model (weights go "
+	  "with model 'linear')" },
+	{ "inference: a weight that is not a number",
+	  "{" BASE ",'features':{'list':['mid','vol']},'inference':{'horizons':[{'name':'a','model':'linear',"
+	  "'weights':[1,'x']}]}}", 0, 0,
+	  NAME ": inference.horizons[0].weights[1]: expected a number -1000000000..1000000000, got 'x'" },
+	{ "inference: standardize window 1",
+	  "{" BASE ",'inference':{'standardize':1}}", 0, 0,
+	  NAME ": inference.standardize: expected 0 (off) or a window 2..256, got 1" },
+	{ "inference: five horizons",
+	  "{" BASE ",'inference':{'horizons':[{'name':'a','model':'x'},{'name':'b','model':'x'},"
+	  "{'name':'c','model':'x'},{'name':'d','model':'x'},{'name':'e','model':'x'}]}}", 0, 0,
+	  NAME ": inference.horizons: expected an array of 1..4 objects, got 5 entries" },
+	{ "inference: two horizons of one name",
+	  "{" BASE ",'inference':{'horizons':[{'name':'a','model':'x'},{'name':'a','model':'y'}]}}", 0, 0,
+	  NAME ": inference.horizons[1].name: expected a unique value, got 'a' (inference.horizons[0].name is also 'a')" },
+	{ "inference: conf_full_bps 0",
+	  "{" BASE ",'inference':{'horizons':[{'name':'a','model':'x','conf_full_bps':0}]}}", 0, 0,
+	  NAME ": inference.horizons[0].conf_full_bps: expected a number above 0, got 0" },
+	{ "inference: fvdump placed without mid",
+	  "{" PIPE "," SEG ",'processes':[{'name':'p','cpu':0,'stages':['features','fvdump']}],"
+	  "'features':{'list':['vol']}}", 0, 0,
+	  NAME ": features.list: expected 'mid' in the list: the 'fvdump' stage computes forward returns from it" },
+	{ "arbitration: stats_span 1",
+	  "{" BASE ",'arbitration':{'stats_span':1}}", 0, 0,
+	  NAME ": arbitration.stats_span: expected an integer 2..1000000, got 1" },
+	{ "arbitration: adv_qty 0",
+	  "{" BASE ",'arbitration':{'adv_qty':0}}", 0, 0,
+	  NAME ": arbitration.adv_qty: expected an integer 1..1000000000000000, got 0" },
+	{ "gating: barrier_window 1",
+	  "{" BASE ",'gating':{'barrier_window':1}}", 0, 0,
+	  NAME ": gating.barrier_window: expected 0 (off) or a window 2..256, got 1" },
+	{ "gating: barrier_pct 50",
+	  "{" BASE ",'gating':{'barrier_pct':50}}", 0, 0,
+	  NAME ": gating.barrier_pct: expected an integer 0..49, got 50" },
+	{ "gating: no-entry windows fill the session",
+	  "{" BASE ",'gating':{'session_open_min':600,'session_close_min':660,'no_entry_open_min':30,"
+	  "'no_entry_close_min':30}}", 0, 0,
+	  NAME ": gating.no_entry_close_min: expected no_entry_open_min + no_entry_close_min below "
+	  "the session length of 60 minutes, got 60" },
+	{ "gating: session_open_min 1440",
+	  "{" BASE ",'gating':{'session_open_min':1440}}", 0, 0,
+	  NAME ": gating.session_open_min: expected an integer 0..1439, got 1440" },
+	{ "sizing: lot_size_e8 0",
+	  "{" BASE ",'sizing':{'lot_size_e8':0}}", 0, 0,
+	  NAME ": sizing.lot_size_e8: expected an integer 1..1000000000000000000, got 0" },
+	{ "sizing: risk_bps above 100 %",
+	  "{" BASE ",'sizing':{'risk_bps':10001}}", 0, 0,
+	  NAME ": sizing.risk_bps: expected an integer 1..10000, got 10001" },
 	{ "first error in document order wins",
 	  "{'mode':'x','pipeline':{'name':'t','id':0}}", 0, 0,
 	  NAME ": mode: expected one of 'processes', 'inline', got 'x'" },
@@ -453,6 +512,105 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.monitor.listen_port, 1);
 	assert_int_equal(cfg.monitor.cpu, 1);
 	assert_int_equal(cfg.monitor.interval_ms, 60000);
+}
+
+static void test_inference(void **state)
+{
+	struct tp_config cfg;
+	char err[CONFIG_ERR_MAX];
+	(void)state;
+
+	/* Absent: no horizons, no standardization, dump horizons from the ret_<N> features. */
+	assert_int_equal(parse_q("{" BASE "}", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.inference.n_horizons, 0);
+	assert_int_equal(cfg.inference.standardize, 0);
+	assert_string_equal(cfg.inference.dump_file, "");
+	assert_int_equal(cfg.inference.n_dump_horizons, 2);
+	assert_int_equal(cfg.inference.dump_horizons[0], 10);
+	assert_int_equal(cfg.inference.dump_horizons[1], 100);
+
+	/* Every key. */
+	assert_int_equal(parse_q("{" BASE ",'features':{'list':['mid','vol','spread_bps']},'inference':{"
+		"'standardize':256,'dump_file':'/tmp/d.csv','dump_horizons':[5,1],'horizons':["
+		"{'name':'h1s','horizon_ms':1000,'model':'linear','weights':[1.5,-2e3,0],'bias':-0.25,"
+		"'ret_scale_bps':10000,'conf_full_bps':2.5},{'name':'h60s','horizon_ms':60000,'model':'m/m_60.json'}]}}",
+		&cfg, err, sizeof(err)), 0);
+	const struct config_inference *in = &cfg.inference;
+	assert_int_equal(in->standardize, 256);
+	assert_string_equal(in->dump_file, "/tmp/d.csv");
+	assert_int_equal(in->n_dump_horizons, 2);
+	assert_int_equal(in->dump_horizons[0], 5);
+	assert_int_equal(in->n_horizons, 2);
+	assert_string_equal(in->horizons[0].name, "h1s");
+	assert_int_equal(in->horizons[0].horizon_ms, 1000);
+	assert_int_equal(in->horizons[0].model_kind, CONFIG_MODEL_LINEAR);
+	assert_int_equal(in->horizons[0].n_weights, 3);
+	assert_true(in->horizons[0].weights[0] == 1.5f && in->horizons[0].weights[1] == -2000.0f);
+	assert_true(in->horizons[0].bias == -0.25f);
+	assert_true(in->horizons[0].ret_scale_bps == 10000.0f && in->horizons[0].conf_full_bps == 2.5f);
+	assert_int_equal(in->horizons[1].model_kind, CONFIG_MODEL_XGB);
+	assert_string_equal(in->horizons[1].model, "m/m_60.json");
+	assert_true(in->horizons[1].ret_scale_bps == 1.0f && in->horizons[1].conf_full_bps == 10.0f);
+	assert_true(in->horizons[1].bias == 0.0f);
+	/* No ret_<N> feature: one dump horizon of 1. */
+	assert_int_equal(parse_q("{" BASE ",'features':{'list':['mid']}}", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.inference.n_dump_horizons, 1);
+	assert_int_equal(cfg.inference.dump_horizons[0], 1);
+}
+
+static void test_strategy_sections(void **state)
+{
+	struct tp_config cfg;
+	char err[CONFIG_ERR_MAX];
+	(void)state;
+
+	/* Defaults (docs/config.md). */
+	assert_int_equal(parse_q("{" BASE "}", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.arbitration.ridge_lambda_milli, 1000);
+	assert_int_equal(cfg.arbitration.short_temp_milli, 1000);
+	assert_int_equal(cfg.arbitration.stats_span, 200);
+	assert_int_equal(cfg.arbitration.k_vol_milli, 100);
+	assert_int_equal(cfg.arbitration.vol_unit_ms, 1000);
+	assert_int_equal(cfg.arbitration.impact_bps, 10);
+	assert_true(cfg.arbitration.ref_order_qty == 1 && cfg.arbitration.adv_qty == 1000000);
+	assert_int_equal(cfg.arbitration.min_net_bps_milli, 0);
+	assert_int_equal(cfg.gating.max_spread_bps_milli, 20000);
+	assert_int_equal(cfg.gating.barrier_window, 100);
+	assert_int_equal(cfg.gating.barrier_pct, 5);
+	assert_false(cfg.gating.session_enabled);
+	assert_int_equal(cfg.gating.session_open_min, 810);
+	assert_int_equal(cfg.gating.session_close_min, 1200);
+	assert_int_equal(cfg.gating.no_entry_open_min, 5);
+	assert_int_equal(cfg.gating.no_entry_close_min, 5);
+	assert_int_equal(cfg.gating.stale_ms, 1000);
+	assert_true(cfg.gating.warmup_gate);
+	assert_true(cfg.sizing.equity == 100000);
+	assert_int_equal(cfg.sizing.vol_target_bps_milli, 10000);
+	assert_int_equal(cfg.sizing.vol_floor_bps_milli, 100);
+	assert_true(cfg.sizing.max_position_e8 == 100000000);
+	assert_true(cfg.sizing.band_e8 == 1000000 && cfg.sizing.lot_size_e8 == 1000000);
+	assert_int_equal(cfg.sizing.risk_bps, 50);
+	assert_int_equal(cfg.sizing.stop_vol_milli, 2000);
+	assert_int_equal(cfg.sizing.limit_offset_bps_milli, 0);
+	config_free(&cfg);
+	/* Every key set; a session across midnight; a negative (passive) offset. */
+	assert_int_equal(parse_q("{" BASE ",'arbitration':{'ridge_lambda_milli':0,'short_temp_milli':2000,"
+				 "'stats_span':50,'k_vol_milli':0,'vol_unit_ms':250,'impact_bps':0,'ref_order_qty':5,"
+				 "'adv_qty':5000,'min_net_bps_milli':500},'gating':{'max_spread_bps_milli':1,"
+				 "'barrier_window':0,'barrier_pct':0,'session_enabled':true,'session_open_min':1320,"
+				 "'session_close_min':120,'no_entry_open_min':0,'no_entry_close_min':239,'stale_ms':5,"
+				 "'warmup_gate':false},'sizing':{'equity':1,'vol_target_bps_milli':1,"
+				 "'vol_floor_bps_milli':7,'max_position_e8':3,'band_e8':0,'lot_size_e8':1,"
+				 "'risk_bps':10000,'stop_vol_milli':1,'limit_offset_bps_milli':-1000000}}",
+				 &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.arbitration.short_temp_milli, 2000);
+	assert_true(cfg.arbitration.adv_qty == 5000);
+	assert_int_equal(cfg.gating.session_close_min, 120);
+	assert_int_equal(cfg.gating.no_entry_close_min, 239);
+	assert_false(cfg.gating.warmup_gate);
+	assert_int_equal(cfg.sizing.limit_offset_bps_milli, -1000000);
+	assert_true(cfg.sizing.max_position_e8 == 3 && cfg.sizing.band_e8 == 0);
+	config_free(&cfg);
 }
 
 static void test_features(void **state)
@@ -900,6 +1058,8 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_features),
+		cmocka_unit_test(test_inference),
+		cmocka_unit_test(test_strategy_sections),
 		cmocka_unit_test(test_demo_json),
 		cmocka_unit_test(test_production_json),
 		cmocka_unit_test(test_ncpus_from_sysconf),

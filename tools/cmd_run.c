@@ -25,9 +25,88 @@ static void run_usage(FILE *f)
 		   "  --keep-segment    leave the segment for `tickpipe seg info` / latency reports\n"
 		   "  --replace-stale   remove a dead pipeline's segment of the same name first\n"
 		   "  --report FILE     write the run report (JSON) there (default: supervisor.report)\n"
-		   "  --quiet           no progress lines\n\n"
+		   "  --quiet           no progress lines\n"
+		   "  --dump-features FILE.csv\n"
+		   "                    offline training mode: run stage \"fvdump\" where the placement\n"
+		   "                    has \"inference\" (or after \"features\"), drop the stages\n"
+		   "                    downstream of it, and write every feature vector with its\n"
+		   "                    forward returns to FILE.csv (stages/fvdump.h)\n\n"
 		   "Exit status: 0 after a clean drain; 2 for an invalid config or placement (nothing\n"
 		   "is created); 1 when the pipeline fails (restart budget spent: trading HALTED).\n");
+}
+
+/* --dump-features: "fvdump" takes the place of "inference" (or joins the
+ * process running "features"), then every stage whose input ring no placed
+ * stage produces is dropped, and processes left empty with it. Returns 0, or
+ * EXIT_USAGE with a message on stderr. */
+static int place_fvdump(struct tp_config *cfg, const char *file)
+{
+	bool placed = false, has_mid = false, changed;
+	uint32_t i, j, k;
+
+	if (strlen(file) >= sizeof(cfg->inference.dump_file)) {
+		fprintf(stderr, "tickpipe run: --dump-features: path longer than %zu bytes\n",
+			sizeof(cfg->inference.dump_file) - 1);
+		return EXIT_USAGE;
+	}
+	snprintf(cfg->inference.dump_file, sizeof(cfg->inference.dump_file), "%s", file);
+	for (i = 0; i < cfg->features.n_list; i++)
+		has_mid |= cfg->features.kind[i] == CONFIG_FEAT_MID;
+	if (!has_mid) {
+		fprintf(stderr, "tickpipe run: --dump-features: features.list: expected \"mid\" in the list "
+			"(forward returns are computed from it)\n");
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < cfg->n_processes; i++)
+		for (j = 0; j < cfg->processes[i].n_stages; j++) {
+			char *st = cfg->processes[i].stages[j];
+			if (!strcmp(st, "inference"))
+				snprintf(st, CONFIG_NAME_MAX, "fvdump");
+			placed |= !strcmp(st, "fvdump");
+		}
+	for (i = 0; i < cfg->n_processes && !placed; i++) {
+		struct config_process *p = &cfg->processes[i];
+		for (j = 0; j < p->n_stages && !placed; j++)
+			if (!strcmp(p->stages[j], "features") && p->n_stages < CONFIG_MAX_STAGES) {
+				snprintf(p->stages[p->n_stages++], CONFIG_NAME_MAX, "fvdump");
+				placed = true;
+			}
+	}
+	if (!placed) {
+		fprintf(stderr, "tickpipe run: --dump-features: the placement has neither \"inference\" "
+			"nor room for \"fvdump\" next to \"features\"\n");
+		return EXIT_USAGE;
+	}
+	do {
+		changed = false;
+		for (i = 0; i < cfg->n_processes; i++) {
+			struct config_process *p = &cfg->processes[i];
+			for (j = 0; j < p->n_stages; j++) {
+				const struct stage_def *d = stage_find(p->stages[j]);
+				bool fed = !d || !d->in_ring;
+				for (uint32_t a = 0; a < cfg->n_processes && !fed; a++)
+					for (uint32_t b = 0; b < cfg->processes[a].n_stages && !fed; b++) {
+						const struct stage_def *u = stage_find(cfg->processes[a].stages[b]);
+						fed = u && u->out_ring && !strcmp(u->out_ring, d->in_ring);
+					}
+				if (fed)
+					continue;
+				for (k = j; k + 1 < p->n_stages; k++)
+					memcpy(p->stages[k], p->stages[k + 1], CONFIG_NAME_MAX);
+				p->n_stages--;
+				j--;
+				changed = true;
+			}
+		}
+		for (i = 0; i < cfg->n_processes; i++)
+			if (cfg->processes[i].n_stages == 0) {
+				for (k = i; k + 1 < cfg->n_processes; k++)
+					cfg->processes[k] = cfg->processes[k + 1];
+				cfg->n_processes--;
+				i--;
+			}
+	} while (changed);
+	return 0;
 }
 
 int cmd_run(int argc, char **argv)
@@ -37,7 +116,7 @@ int cmd_run(int argc, char **argv)
 		return EXIT_OK;
 	}
 	struct sup_opts o = { .mode = -1 };
-	const char *path = NULL, *replay = NULL, *speed = NULL;
+	const char *path = NULL, *replay = NULL, *speed = NULL, *dump = NULL;
 	long loop = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
@@ -74,6 +153,8 @@ int cmd_run(int argc, char **argv)
 			o.quiet = true;
 		} else if (!strcmp(argv[i], "--report") && i + 1 < argc) {
 			o.report = argv[++i];
+		} else if (!strcmp(argv[i], "--dump-features") && i + 1 < argc) {
+			dump = argv[++i];
 		} else if (argv[i][0] == '-' || path) {
 			fprintf(stderr, "tickpipe run: unknown argument \"%s\" (see --help)\n", argv[i]);
 			return EXIT_USAGE;
@@ -110,6 +191,10 @@ int cmd_run(int argc, char **argv)
 	if (loop)
 		cfg->replay.loop = (uint32_t)loop;
 	stage_register_builtin();
+	if (dump && (rc = place_fvdump(cfg, dump)) != 0) {
+		free(cfg);
+		return rc;
+	}
 	o.config_path = path;
 	rc = supervisor_run(cfg, &o);
 	config_free(cfg);
