@@ -5,11 +5,11 @@
 
 Assumed dump layout (the default; every role is an option, see below):
 
-  symbol,time,<feature 1>,...,<feature N>,fwd_ret_1s,fwd_ret_10s,fwd_ret_60s
+  symbol,time_ns,<feature 1>,...,<feature N>,fwd_ret_<N>,... (what `tickpipe run --dump-features` writes)
   BTC-USD,1618677812000000000,0.12,,3.4,...,0.0001,-0.0003,
 
   - a header row;
-  - id columns (default: symbol,time) that are neither features nor targets;
+  - id columns (default: symbol,time_ns,time) that are neither features nor targets;
   - one target column per horizon, named <prefix><horizon> (default prefix
     fwd_ret_): the forward return over that horizon; empty or nan where it is
     not known (the end of the dump), and such rows are left out of that
@@ -43,9 +43,9 @@ def parse_args(argv):
                                  epilog=__doc__.split("\n", 2)[2])
     ap.add_argument("dump", help="the feature dump (CSV with a header row)")
     ap.add_argument("--out-dir", default=".", help="where m_<horizon>.json go (default .)")
-    ap.add_argument("--id-cols", default="symbol,time",
+    ap.add_argument("--id-cols", default="symbol,time_ns,time",
                     help="comma-separated columns that are neither features nor targets "
-                         "(default symbol,time; missing ones are ignored)")
+                         "(default symbol,time_ns,time; missing ones are ignored)")
     ap.add_argument("--target-prefix", default="fwd_ret_",
                     help="target columns are <prefix><horizon> (default fwd_ret_)")
     ap.add_argument("--horizons", default="",
