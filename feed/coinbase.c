@@ -452,8 +452,8 @@ static bool snap_load(struct cb_state *st, uint32_t idx, int side, const cJSON *
 	p->n[side] = 0;
 	p->horizon[side] = CB_NO_HORIZON;
 	for (const cJSON *lv = arr->child; lv; lv = lv->next) {
-		px_t px;
-		qty_t qty;
+		px_t px = 0;
+		qty_t qty = 0;
 		(void)level_parse(lv, r, &px, &qty);    /* checked by snap_check */
 		if (qty == 0)
 			continue;

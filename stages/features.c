@@ -189,7 +189,7 @@ static int features_handle(struct stage_ctx *c, const struct msg_hdr *msg, uint3
 	/* Relaxed: only this stage writes cur; a successor reads it after the writer died. */
 	uint32_t cur = load_relaxed(&sym->cur);
 	const struct feat_scalars *s = &sym->s[cur];
-	struct feat_book b;
+	struct feat_book b = { 0 };
 	bool quote = m->kind != MD_TRADE;
 	bool has_mid = quote && book_of(m, e, &b);
 	if (quote && !has_mid)

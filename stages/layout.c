@@ -53,30 +53,36 @@ static int alloc_regions(struct layout *L, const struct tp_config *cfg, struct s
 	rc |= seg_alloc(s, "table.market", SEG_KIND_TABLE, L->market_bytes, &L->market_off);
 	rc |= seg_alloc(s, "table.positions", SEG_KIND_TABLE, L->positions_bytes, &L->positions_off);
 	for (int p = 0; p < L->n_procs; p++) {
-		snprintf(name, sizeof(name), "bell.%s", L->inline_mode ? "inline" : cfg->processes[p].name);
+		if (snprintf(name, sizeof(name), "bell.%s", L->inline_mode ? "inline" : cfg->processes[p].name) >= (int)sizeof(name))
+			return -ENAMETOOLONG;
 		rc |= seg_alloc(s, name, SEG_KIND_BELL, sizeof(struct doorbell), &L->procs[p].bell_off);
 	}
 	for (int r = 0; r < L->n_rings; r++) {
 		struct layout_ring *lr = &L->rings[r];
 		bool raw = lr->kind == STAGE_IO_RAW;
-		snprintf(name, sizeof(name), "ring.%s", lr->name);
+		if (snprintf(name, sizeof(name), "ring.%s", lr->name) >= (int)sizeof(name))
+			return -ENAMETOOLONG;
 		rc |= seg_alloc(s, name, raw ? SEG_KIND_BRING : SEG_KIND_RING,
 				raw ? sizeof(struct bring_desc) : sizeof(struct ring_desc), &lr->desc_off);
-		snprintf(name, sizeof(name), "ring.%s.data", lr->name);
+		if (snprintf(name, sizeof(name), "ring.%s.data", lr->name) >= (int)sizeof(name))
+			return -ENAMETOOLONG;
 		rc |= seg_alloc(s, name, SEG_KIND_RING_DATA,
 				raw ? lr->capacity : ring_data_bytes(lr->capacity, lr->slot_bytes), &lr->data_off);
 	}
 	for (int k = 0; k < L->n_stages; k++) {
 		struct layout_stage *ls = &L->stages[k];
-		snprintf(name, sizeof(name), "stats.%s", ls->def->name);
+		if (snprintf(name, sizeof(name), "stats.%s", ls->def->name) >= (int)sizeof(name))
+			return -ENAMETOOLONG;
 		rc |= seg_alloc(s, name, SEG_KIND_STATS, sizeof(struct stats_block), &ls->stats_off);
-		snprintf(name, sizeof(name), "state.%s", ls->def->name);
+		if (snprintf(name, sizeof(name), "state.%s", ls->def->name) >= (int)sizeof(name))
+			return -ENAMETOOLONG;
 		rc |= seg_alloc(s, name, SEG_KIND_STATE, sizeof(struct stage_progress) + ls->state_bytes,
 				&ls->state_off);
 		for (int h = 0; h < STATS_H_MAX; h++) {
 			if (h >= STATS_H_T2T && !(ls->def->extra_hists & (1u << h)))
 				continue;
-			snprintf(name, sizeof(name), "hist.%s.%s", ls->def->name, hist_names[h]);
+			if (snprintf(name, sizeof(name), "hist.%s.%s", ls->def->name, hist_names[h]) >= (int)sizeof(name))
+				return -ENAMETOOLONG;
 			rc |= seg_alloc(s, name, SEG_KIND_OTHER, L->hist_bytes, &ls->hist_off[h]);
 		}
 	}

@@ -167,7 +167,7 @@ static void test_round_trips(void **state)
 		const char *s = venue[i];
 		int places = decimal_places(s, strlen(s));
 		assert_true(places >= 0);
-		int64_t v;
+		int64_t v = 0;
 		assert_int_equal(parse(s, 8, &v), 0);
 		char buf[DECIMAL_STR_MAX];
 		assert_int_equal(decimal_format(v, 8, (unsigned)places, buf, sizeof(buf)), (int)strlen(s));
