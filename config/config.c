@@ -1311,6 +1311,71 @@ static const struct config_field sizing_fields[] = {
 };
 CONFIG_SCHEMA(sizing_schema, sizing_fields, NULL);
 
+/* ---- risk (stages/risk.h) ---- */
+
+static const char *const tif_names[] = {
+	[ORDER_TIF_GTC] = "gtc",
+	[ORDER_TIF_IOC] = "ioc",
+	[ORDER_TIF_DAY] = "day",
+	[ORDER_TIF_DAY + 1] = NULL,
+};
+
+static const struct config_field risk_fields[] = {
+	{ .key = "max_order_qty_e8", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, max_order_qty_e8),
+	  .min = 1, .max = 1000000000000000000LL, .def = 100000000 },
+	{ .key = "max_notional", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, max_notional),
+	  .min = 1, .max = 1000000000000000LL, .def = 100000 },
+	{ .key = "collar_bps_milli", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, collar_bps_milli),
+	  .min = 0, .max = 10000000, .def = 50000 },
+	{ .key = "max_position_e8", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, max_position_e8),
+	  .min = 1, .max = 1000000000000000000LL, .def = 100000000 },
+	{ .key = "max_gross", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, max_gross),
+	  .min = 1, .max = 1000000000000000LL, .def = 1000000 },
+	{ .key = "max_net", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, max_net),
+	  .min = 1, .max = 1000000000000000LL, .def = 1000000 },
+	{ .key = "max_open_orders", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, max_open_orders),
+	  .min = 1, .max = CONFIG_RISK_OPEN_MAX, .def = 16 },
+	{ .key = "open_order_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, open_order_ms),
+	  .min = 1, .max = 86400000, .def = 10000 },
+	{ .key = "rate_per_sec", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, rate_per_sec),
+	  .min = 1, .max = 1000000, .def = 10 },
+	{ .key = "rate_burst", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, rate_burst),
+	  .min = 1, .max = 1000000, .def = 10 },
+	{ .key = "max_orders_per_day", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, max_orders_per_day),
+	  .min = 1, .max = 100000000, .def = 10000 },
+	{ .key = "dup_window_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, dup_window_ms),
+	  .min = 0, .max = 86400000, .def = 1000 },
+	{ .key = "fill_cooldown_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, fill_cooldown_ms),
+	  .min = 0, .max = 86400000, .def = 500 },
+	{ .key = "max_daily_loss", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, max_daily_loss),
+	  .min = 1, .max = 1000000000000000LL, .def = 5000 },
+	{ .key = "max_consec_losses", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, max_consec_losses),
+	  .min = 0, .max = 1000000, .def = 5 },
+	{ .key = "stale_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, stale_ms),
+	  .min = 1, .max = 3600000, .def = 2000 },
+	{ .key = "halt_stale_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_risk, halt_stale_ms),
+	  .min = 1, .max = 86400000, .def = 30000 },
+	{ .key = "time_in_force", .kind = CONFIG_K_ENUM, CONFIG_AT(struct config_risk, time_in_force),
+	  .names = tif_names, .def = ORDER_TIF_GTC },
+};
+
+/* The halting staleness is at least the denying one. */
+static int check_risk(struct config_ctx *c, const cJSON *v, void *obj)
+{
+	const struct config_risk *r = obj;
+	size_t mark;
+	int rc = 0;
+
+	(void)v;
+	if (r->halt_stale_ms < r->stale_ms) {
+		mark = path_push_key(c, "halt_stale_ms");
+		rc = fail(c, "expected at least stale_ms (%u), got %u", r->stale_ms, r->halt_stale_ms);
+		path_pop(c, mark);
+	}
+	return rc;
+}
+CONFIG_SCHEMA(risk_schema, risk_fields, check_risk);
+
 /* Cross-section: when a process runs the "features" stage, the feature
  * vector fits one slot of rings.slot_bytes. */
 static int check_root(struct config_ctx *c, const cJSON *v, void *obj)
@@ -1372,6 +1437,8 @@ static const struct config_field root_fields[] = {
 	  .sub = &gating_schema },
 	{ .key = "sizing", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, sizing),
 	  .sub = &sizing_schema },
+	{ .key = "risk", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, risk),
+	  .sub = &risk_schema },
 };
 CONFIG_SCHEMA(root_schema, root_fields, check_root);
 

@@ -233,6 +233,31 @@ struct config_sizing {
 	int32_t limit_offset_bps_milli;	/* > 0 toward crossing, < 0 passive */
 };
 
+/* The risk stage (stages/risk.h): fail-closed pre-trade limits. Money in
+ * quote-currency units, quantities in units x1e8 (_e8), times in ms. */
+#define CONFIG_RISK_OPEN_MAX 256
+
+struct config_risk {
+	uint64_t max_order_qty_e8;	/* per order */
+	uint64_t max_notional;		/* qty x limit price, per order */
+	uint32_t collar_bps_milli;	/* |limit - mid| / mid at most this */
+	uint64_t max_position_e8;	/* |position after the order|, per symbol */
+	uint64_t max_gross;		/* sum |qty| x mid over symbols, after the order */
+	uint64_t max_net;		/* |sum qty x mid| over symbols, after the order */
+	uint32_t max_open_orders;	/* orders sent within open_order_ms, 1..CONFIG_RISK_OPEN_MAX */
+	uint32_t open_order_ms;		/* how long a sent order counts as open */
+	uint32_t rate_per_sec;		/* token bucket refill */
+	uint32_t rate_burst;		/* token bucket capacity */
+	uint32_t max_orders_per_day;	/* UTC day of the intent's recv_ns */
+	uint32_t dup_window_ms;		/* 0 = duplicate guard off */
+	uint32_t fill_cooldown_ms;	/* 0 = off */
+	uint64_t max_daily_loss;	/* drawdown kill switch: HALTED below -this */
+	uint32_t max_consec_losses;	/* losing fills in a row that engage REDUCING; 0 = off */
+	uint32_t stale_ms;		/* market entry older: deny */
+	uint32_t halt_stale_ms;		/* older still: deny and engage HALTED */
+	uint32_t time_in_force;		/* enum order_tif */
+};
+
 struct tp_config {
 	struct config_pipeline pipeline;
 	struct config_segment segment;
@@ -251,6 +276,7 @@ struct tp_config {
 	struct config_arbitration arbitration;
 	struct config_gating gating;
 	struct config_sizing sizing;
+	struct config_risk risk;
 };
 
 struct config_opts {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MSG_ABI_VERSION 3
+#define MSG_ABI_VERSION 4
 
 /* Prices and quantities are fixed-point integers: value = mantissa * 10^-scale,
  * with the scale stored per symbol in the symbol table. Never floating point. */
@@ -285,5 +285,44 @@ _Static_assert(offsetof(struct msg_intent, limit_px) == 56, "msg_intent.limit_px
 _Static_assert(offsetof(struct msg_intent, target_qty) == 64, "msg_intent.target_qty offset");
 _Static_assert(offsetof(struct msg_intent, current_qty) == 72, "msg_intent.current_qty offset");
 _Static_assert(offsetof(struct msg_intent, confidence) == 80, "msg_intent.confidence offset");
+
+/* ---- risk -> execution (stages/risk.h) ---- */
+
+/* Time in force of an order (msg_order.tif); the value is the index of the
+ * name in config risk.time_in_force. */
+enum order_tif {
+	ORDER_TIF_GTC = 0,       /* good till canceled (execution still cancels after its timeout) */
+	ORDER_TIF_IOC = 1,       /* immediate or cancel */
+	ORDER_TIF_DAY = 2,       /* good for the trading day */
+};
+
+#define ORDER_F_REDUCE   (1u << 0)  /* reduces |position| (passes risk in REDUCING) */
+#define ORDER_F_REHANDLE (1u << 1)  /* re-emitted after a restart: same order_seq as before */
+
+/* A risk-approved order (risk -> execution on ring "order"). Quantities are
+ * mantissas in the symbol's qty_scale, prices in its px_scale. execution
+ * derives the client order id from (pipeline.id, order_seq), so an order
+ * emitted twice across a restart is the same order at the broker. */
+struct msg_order {
+	struct msg_hdr hdr;
+	uint64_t recv_ns;        /* receive time of the md event behind it, unix ns */
+	uint64_t order_seq;      /* risk's own counter, from 1, monotonic across restarts */
+	qty_t qty;               /* > 0 */
+	px_t limit_px;           /* > 0 */
+	uint8_t side;            /* 'B' buy, 'S' sell */
+	uint8_t tif;             /* enum order_tif */
+	uint16_t flags;          /* ORDER_F_* */
+	uint32_t pad;
+};
+
+_Static_assert(sizeof(struct msg_order) == 72, "msg_order is 72 bytes");
+_Static_assert(offsetof(struct msg_order, recv_ns) == 32, "msg_order.recv_ns offset");
+_Static_assert(offsetof(struct msg_order, order_seq) == 40, "msg_order.order_seq offset");
+_Static_assert(offsetof(struct msg_order, qty) == 48, "msg_order.qty offset");
+_Static_assert(offsetof(struct msg_order, limit_px) == 56, "msg_order.limit_px offset");
+_Static_assert(offsetof(struct msg_order, side) == 64, "msg_order.side offset");
+_Static_assert(offsetof(struct msg_order, tif) == 65, "msg_order.tif offset");
+_Static_assert(offsetof(struct msg_order, flags) == 66, "msg_order.flags offset");
+_Static_assert(offsetof(struct msg_order, pad) == 68, "msg_order.pad offset");
 
 #endif

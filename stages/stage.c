@@ -9,6 +9,7 @@
 #include "stages/fvdump.h"
 #include "stages/gating.h"
 #include "stages/inference.h"
+#include "stages/risk.h"
 #include "stages/sizing.h"
 #include "stages/stage.h"
 
@@ -54,5 +55,6 @@ void stage_register_builtin(void)
 	stage_register(&arbitration_stage);
 	stage_register(&gating_stage);
 	stage_register(&sizing_stage);
+	stage_register(&risk_stage);
 	/* The trading stages register here as they are added. */
 }

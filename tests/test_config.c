@@ -96,7 +96,7 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown top-level key",
 	  "{" BASE ",'pipline':{}}", 0, 0,
 	  NAME ": pipline: unknown key (expected one of: pipeline, segment, clock, "
-	  "histograms, rings, processes, mode, monitor, supervisor, feed, replay, features, inference, arbitration, gating, sizing)" },
+	  "histograms, rings, processes, mode, monitor, supervisor, feed, replay, features, inference, arbitration, gating, sizing, risk)" },
 	{ "supervisor batch out of range",
 	  "{" PIPE ",'segment':{'name':'s'}," PROC ",'supervisor':{'batch':0}}", 0, 0,
 	  NAME ": supervisor.batch: expected an integer 1..1024, got 0" },
@@ -393,6 +393,12 @@ static const struct bad_case bad_cases[] = {
 	{ "sizing: risk_bps above 100 %",
 	  "{" BASE ",'sizing':{'risk_bps':10001}}", 0, 0,
 	  NAME ": sizing.risk_bps: expected an integer 1..10000, got 10001" },
+	{ "risk: halt_stale_ms below stale_ms",
+	  "{" BASE ",'risk':{'stale_ms':500,'halt_stale_ms':499}}", 0, 0,
+	  NAME ": risk.halt_stale_ms: expected at least stale_ms (500), got 499" },
+	{ "risk: max_open_orders above the ring",
+	  "{" BASE ",'risk':{'max_open_orders':257}}", 0, 0,
+	  NAME ": risk.max_open_orders: expected an integer 1..256, got 257" },
 	{ "first error in document order wins",
 	  "{'mode':'x','pipeline':{'name':'t','id':0}}", 0, 0,
 	  NAME ": mode: expected one of 'processes', 'inline', got 'x'" },
@@ -610,6 +616,56 @@ static void test_strategy_sections(void **state)
 	assert_false(cfg.gating.warmup_gate);
 	assert_int_equal(cfg.sizing.limit_offset_bps_milli, -1000000);
 	assert_true(cfg.sizing.max_position_e8 == 3 && cfg.sizing.band_e8 == 0);
+	config_free(&cfg);
+}
+
+static void test_risk_section(void **state)
+{
+	struct tp_config cfg;
+	char err[CONFIG_ERR_MAX];
+	(void)state;
+
+	/* Absent: the defaults. */
+	assert_int_equal(parse_q("{" BASE "}", &cfg, err, sizeof(err)), 0);
+	assert_true(cfg.risk.max_order_qty_e8 == 100000000 && cfg.risk.max_notional == 100000);
+	assert_int_equal(cfg.risk.collar_bps_milli, 50000);
+	assert_true(cfg.risk.max_position_e8 == 100000000);
+	assert_true(cfg.risk.max_gross == 1000000 && cfg.risk.max_net == 1000000);
+	assert_int_equal(cfg.risk.max_open_orders, 16);
+	assert_int_equal(cfg.risk.open_order_ms, 10000);
+	assert_int_equal(cfg.risk.rate_per_sec, 10);
+	assert_int_equal(cfg.risk.rate_burst, 10);
+	assert_int_equal(cfg.risk.max_orders_per_day, 10000);
+	assert_int_equal(cfg.risk.dup_window_ms, 1000);
+	assert_int_equal(cfg.risk.fill_cooldown_ms, 500);
+	assert_true(cfg.risk.max_daily_loss == 5000);
+	assert_int_equal(cfg.risk.max_consec_losses, 5);
+	assert_int_equal(cfg.risk.stale_ms, 2000);
+	assert_int_equal(cfg.risk.halt_stale_ms, 30000);
+	assert_int_equal(cfg.risk.time_in_force, 0);	/* ORDER_TIF_GTC */
+	config_free(&cfg);
+	/* Every key set; the halting staleness equal to the denying one is allowed. */
+	assert_int_equal(parse_q("{" BASE ",'risk':{'max_order_qty_e8':7,'max_notional':8,'collar_bps_milli':0,"
+				 "'max_position_e8':9,'max_gross':10,'max_net':11,'max_open_orders':256,"
+				 "'open_order_ms':12,'rate_per_sec':13,'rate_burst':14,'max_orders_per_day':15,"
+				 "'dup_window_ms':0,'fill_cooldown_ms':0,'max_daily_loss':16,'max_consec_losses':0,"
+				 "'stale_ms':17,'halt_stale_ms':17,'time_in_force':'ioc'}}",
+				 &cfg, err, sizeof(err)), 0);
+	assert_true(cfg.risk.max_order_qty_e8 == 7 && cfg.risk.max_notional == 8);
+	assert_int_equal(cfg.risk.collar_bps_milli, 0);
+	assert_true(cfg.risk.max_position_e8 == 9 && cfg.risk.max_gross == 10 && cfg.risk.max_net == 11);
+	assert_int_equal(cfg.risk.max_open_orders, 256);
+	assert_int_equal(cfg.risk.open_order_ms, 12);
+	assert_int_equal(cfg.risk.rate_per_sec, 13);
+	assert_int_equal(cfg.risk.rate_burst, 14);
+	assert_int_equal(cfg.risk.max_orders_per_day, 15);
+	assert_int_equal(cfg.risk.dup_window_ms, 0);
+	assert_int_equal(cfg.risk.fill_cooldown_ms, 0);
+	assert_true(cfg.risk.max_daily_loss == 16);
+	assert_int_equal(cfg.risk.max_consec_losses, 0);
+	assert_int_equal(cfg.risk.stale_ms, 17);
+	assert_int_equal(cfg.risk.halt_stale_ms, 17);
+	assert_int_equal(cfg.risk.time_in_force, 1);	/* ORDER_TIF_IOC */
 	config_free(&cfg);
 }
 
@@ -1060,6 +1116,7 @@ int main(void)
 		cmocka_unit_test(test_features),
 		cmocka_unit_test(test_inference),
 		cmocka_unit_test(test_strategy_sections),
+		cmocka_unit_test(test_risk_section),
 		cmocka_unit_test(test_demo_json),
 		cmocka_unit_test(test_production_json),
 		cmocka_unit_test(test_ncpus_from_sysconf),
