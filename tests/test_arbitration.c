@@ -11,79 +11,9 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "tests/direct.h"
 #include "stages/arbitration.h"
 
-/* ---- a stage driven directly: config, symtab, market table, out ring, stats ---- */
-
-struct direct {
-	struct tp_config cfg;
-	struct stage_ctx c;
-	struct stats_block stats;
-	void *state, *ring_mem, *symtab, *market;
-	size_t ring_bytes;
-};
-
-static void direct_open(struct direct *d, const struct stage_def *def, const char *sections)
-{
-	char json[2048], err[CONFIG_ERR_MAX];
-	snprintf(json, sizeof(json), "{'pipeline':{'name':'s','id':5},'segment':{'name':'x'},"
-		 "'feed':{'max_symbols':4}%s%s,"
-		 "'processes':[{'name':'p','cpu':0,'stages':['decode']}]}", *sections ? "," : "", sections);
-	for (char *q = json; *q; q++)
-		if (*q == '\'')
-			*q = '"';
-	struct config_opts co = { .ncpus = 2 };
-	memset(d, 0, sizeof(*d));
-	int rc = config_parse(json, strlen(json), "direct.json", &d->cfg, &co, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
-	size_t sb = def->state_size ? def->state_size(&d->cfg) : def->state_bytes;
-	size_t tb = symtab_bytes(4), mb = market_bytes(4);
-	d->state = aligned_alloc(64, (sb + 63) & ~(size_t)63);
-	d->symtab = aligned_alloc(64, (tb + 63) & ~(size_t)63);
-	d->market = aligned_alloc(64, (mb + 63) & ~(size_t)63);
-	memset(d->state, 0, sb);
-	assert_int_equal(symtab_init(d->symtab, tb, 4), 0);
-	assert_int_equal(symtab_intern(d->symtab, FEED_COINBASE, "BTC-USD", 7, 2, 8, 0), 1);
-	assert_int_equal(symtab_intern(d->symtab, FEED_COINBASE, "ETH-USD", 7, 2, 8, 0), 2);
-	assert_int_equal(market_init(d->market, mb, 4), 0);
-	d->ring_bytes = sizeof(struct ring_desc) + ring_data_bytes(16, 128);
-	d->ring_mem = aligned_alloc(64, d->ring_bytes);
-	memset(d->ring_mem, 0, d->ring_bytes);
-	assert_int_equal(ring_init(d->ring_mem, 0, sizeof(struct ring_desc), 16, 128, 0, 0, 0, def->out_ring), 0);
-	assert_int_equal(ring_attach(&d->c.out, d->ring_mem, d->ring_bytes, 0), 0);
-	d->c.def = def;
-	d->c.cfg = &d->cfg;
-	d->c.state = d->state;
-	d->c.stats = &d->stats;
-	d->c.symtab = d->symtab;
-	d->c.market = d->market;
-	d->c.now = tsc_now();
-	assert_int_equal(def->init(&d->c, false), 0);
-}
-
-static void direct_close(struct direct *d)
-{
-	free(d->state);
-	free(d->symtab);
-	free(d->market);
-	free(d->ring_mem);
-}
-
-/* Hands `m` to handle(), expecting `want_rc`; returns what it emitted or NULL. */
-static const void *direct_handle(struct direct *d, const struct msg_hdr *m, uint32_t len, int want_rc)
-{
-	d->c.out_pending = 0;
-	d->c.out_reserved = 1;
-	assert_int_equal(d->c.def->handle(&d->c, m, len), want_rc);
-	return d->c.out_pending ? ring_prod_slot(&d->c.out, 0) : NULL;
-}
-
-static uint64_t reason_count(const struct direct *d, uint32_t r)
-{
-	return load_relaxed(&d->stats.reason[r - 1]);
-}
 
 /* k_vol 1, vol per 1 s, no impact, trade at any positive net; span 2. */
 #define ARB_CFG "'arbitration':{'k_vol_milli':1000,'vol_unit_ms':1000,'impact_bps':0,'stats_span':2," \
@@ -165,8 +95,8 @@ static void test_longer_horizon_wins_after_cost(void **state)
 	assert_int_equal(dec->action, DEC_SELL);
 	assert_int_equal(dec->horizon, 1);
 	assert_true(fabsf(dec->alpha_bps + 8.0f) < 1e-5f);
-	assert_int_equal(reason_count(&d, ARB_R_BUY), 1);
-	assert_int_equal(reason_count(&d, ARB_R_SELL), 1);
+	assert_int_equal(direct_reason(&d, ARB_R_BUY), 1);
+	assert_int_equal(direct_reason(&d, ARB_R_SELL), 1);
 	direct_close(&d);
 }
 
@@ -183,7 +113,7 @@ static void test_hold_when_no_horizon_clears_cost(void **state)
 	assert_int_equal(dec->action, DEC_HOLD);
 	assert_int_equal(dec->horizon, 0);
 	assert_true(fabsf(dec->net_bps + 1.5f) < 1e-5f);
-	assert_int_equal(reason_count(&d, ARB_R_HOLD), 1);
+	assert_int_equal(direct_reason(&d, ARB_R_HOLD), 1);
 	direct_close(&d);
 	/* net exactly 0 does not clear min_net 0: r = (4, 4) -> w = (1/2, 1/2), alpha (4, 4),
 	 * net (2, -1) trades; with min_net 2.5 bps it holds. */
@@ -237,7 +167,7 @@ static void test_bad_input_and_nan_never_leaves(void **state)
 	p = pred(2, 1, 1, 2);
 	p.vol = INFINITY;
 	assert_null(direct_handle(&d, &p.hdr, sizeof(p), -EPROTO));
-	assert_int_equal(reason_count(&d, ARB_R_NONFINITE), 2);
+	assert_int_equal(direct_reason(&d, ARB_R_NONFINITE), 2);
 	p = pred(3, 1, 1, 2);
 	p.n = 0;
 	assert_null(direct_handle(&d, &p.hdr, sizeof(p), -EPROTO));
@@ -247,10 +177,10 @@ static void test_bad_input_and_nan_never_leaves(void **state)
 	p.hdr.type = MSG_FV;
 	assert_null(direct_handle(&d, &p.hdr, sizeof(p), -EPROTO));
 	assert_null(direct_handle(&d, &p.hdr, 40, -EPROTO));
-	assert_int_equal(reason_count(&d, ARB_R_BAD_EVENT), 4);
+	assert_int_equal(direct_reason(&d, ARB_R_BAD_EVENT), 4);
 	p = pred(3, 5, 1, 2);
 	assert_null(direct_handle(&d, &p.hdr, sizeof(p), -EPROTO));
-	assert_int_equal(reason_count(&d, ARB_R_UNKNOWN_SYMBOL), 1);
+	assert_int_equal(direct_reason(&d, ARB_R_UNKNOWN_SYMBOL), 1);
 	/* Extreme but finite predictions: every float of the decision is finite. */
 	uint64_t seed = 7;
 	for (uint64_t i = 0; i < 500; i++) {

@@ -11,88 +11,9 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "tests/direct.h"
 #include "stages/gating.h"
 
-/* ---- a stage driven directly: config, symtab, market table, out ring, stats ---- */
-
-struct direct {
-	struct tp_config cfg;
-	struct stage_ctx c;
-	struct stats_block stats;
-	void *state, *ring_mem, *symtab, *market;
-	size_t ring_bytes;
-};
-
-static void direct_open(struct direct *d, const struct stage_def *def, const char *sections)
-{
-	char json[2048], err[CONFIG_ERR_MAX];
-	snprintf(json, sizeof(json), "{'pipeline':{'name':'s','id':5},'segment':{'name':'x'},"
-		 "'feed':{'max_symbols':4}%s%s,"
-		 "'processes':[{'name':'p','cpu':0,'stages':['decode']}]}", *sections ? "," : "", sections);
-	for (char *q = json; *q; q++)
-		if (*q == '\'')
-			*q = '"';
-	struct config_opts co = { .ncpus = 2 };
-	memset(d, 0, sizeof(*d));
-	int rc = config_parse(json, strlen(json), "direct.json", &d->cfg, &co, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
-	size_t sb = def->state_size ? def->state_size(&d->cfg) : def->state_bytes;
-	size_t tb = symtab_bytes(4), mb = market_bytes(4);
-	d->state = aligned_alloc(64, (sb + 63) & ~(size_t)63);
-	d->symtab = aligned_alloc(64, (tb + 63) & ~(size_t)63);
-	d->market = aligned_alloc(64, (mb + 63) & ~(size_t)63);
-	memset(d->state, 0, sb);
-	assert_int_equal(symtab_init(d->symtab, tb, 4), 0);
-	assert_int_equal(symtab_intern(d->symtab, FEED_COINBASE, "BTC-USD", 7, 2, 8, 0), 1);
-	assert_int_equal(symtab_intern(d->symtab, FEED_COINBASE, "ETH-USD", 7, 2, 8, 0), 2);
-	assert_int_equal(market_init(d->market, mb, 4), 0);
-	d->ring_bytes = sizeof(struct ring_desc) + ring_data_bytes(16, 128);
-	d->ring_mem = aligned_alloc(64, d->ring_bytes);
-	memset(d->ring_mem, 0, d->ring_bytes);
-	assert_int_equal(ring_init(d->ring_mem, 0, sizeof(struct ring_desc), 16, 128, 0, 0, 0, def->out_ring), 0);
-	assert_int_equal(ring_attach(&d->c.out, d->ring_mem, d->ring_bytes, 0), 0);
-	d->c.def = def;
-	d->c.cfg = &d->cfg;
-	d->c.state = d->state;
-	d->c.stats = &d->stats;
-	d->c.symtab = d->symtab;
-	d->c.market = d->market;
-	d->c.now = tsc_now();
-	assert_int_equal(def->init(&d->c, false), 0);
-}
-
-static void direct_close(struct direct *d)
-{
-	free(d->state);
-	free(d->symtab);
-	free(d->market);
-	free(d->ring_mem);
-}
-
-/* Hands `m` to handle(), expecting `want_rc`; returns what it emitted or NULL. */
-static const void *direct_handle(struct direct *d, const struct msg_hdr *m, uint32_t len, int want_rc)
-{
-	d->c.out_pending = 0;
-	d->c.out_reserved = 1;
-	assert_int_equal(d->c.def->handle(&d->c, m, len), want_rc);
-	return d->c.out_pending ? ring_prod_slot(&d->c.out, 0) : NULL;
-}
-
-/* Writes a quote for symbol `id` into the market table: update_tick `tick`, recv_ns `recv_ns`. */
-static void direct_quote(struct direct *d, uint32_t id, px_t bid, px_t ask, uint64_t tick, uint64_t recv_ns)
-{
-	struct msg_md m = { .hdr = { .symbol_id = id, .type = MSG_MD }, .kind = MD_TOP, .format = FEED_COINBASE,
-			    .bid_px = bid, .bid_qty = 100000000, .ask_px = ask, .ask_qty = 100000000,
-			    .recv_ns = recv_ns };
-	market_apply(d->market, &m, tick);
-}
-
-static uint64_t reason_count(const struct direct *d, uint32_t r)
-{
-	return load_relaxed(&d->stats.reason[r - 1]);
-}
 
 #define NS_MS 1000000ULL
 
@@ -137,8 +58,8 @@ static void test_pass_hold_and_warmup(void **state)
 	o = gate(&d, 3, 1, DEC_HOLD, 10002, 10000, 5000);
 	assert_int_equal(o->action, DEC_HOLD);
 	assert_int_equal(o->reason, 0);
-	assert_int_equal(reason_count(&d, GATE_R_PASSED), 2);
-	assert_int_equal(reason_count(&d, GATE_R_HOLD_IN), 1);
+	assert_int_equal(direct_reason(&d, GATE_R_PASSED), 2);
+	assert_int_equal(direct_reason(&d, GATE_R_HOLD_IN), 1);
 	/* Warm-up: blocked with its reason; off with warmup_gate false. */
 	d.c.now = tsc_now();
 	direct_quote(&d, 1, 10000, 10002, d.c.now, 5000);
@@ -148,14 +69,14 @@ static void test_pass_hold_and_warmup(void **state)
 	assert_int_equal(o->action, DEC_HOLD);
 	assert_int_equal(o->reason, GATE_R_WARMUP);
 	assert_int_equal(o->hdr.flags & MSG_F_WARMUP, MSG_F_WARMUP);
-	assert_int_equal(reason_count(&d, GATE_R_WARMUP), 1);
+	assert_int_equal(direct_reason(&d, GATE_R_WARMUP), 1);
 	direct_close(&d);
 	direct_open(&d, &gating_stage, GATE_BASE ",'warmup_gate':false}");
 	d.c.now = tsc_now();
 	direct_quote(&d, 1, 10000, 10002, d.c.now, 5000);
 	o = direct_handle(&d, &m.hdr, sizeof(m), 0);
 	assert_int_equal(o->action, DEC_BUY);
-	assert_int_equal(reason_count(&d, GATE_R_WARMUP), 0);
+	assert_int_equal(direct_reason(&d, GATE_R_WARMUP), 0);
 	direct_close(&d);
 }
 
@@ -186,8 +107,8 @@ static void test_stale_quote(void **state)
 	m.recv_ns = t + 1000 * NS_MS + 1;
 	o = direct_handle(&d, &m.hdr, sizeof(m), 0);
 	assert_int_equal(o->reason, GATE_R_STALE);
-	assert_int_equal(reason_count(&d, GATE_R_STALE), 3);
-	assert_int_equal(reason_count(&d, GATE_R_PASSED), 2);
+	assert_int_equal(direct_reason(&d, GATE_R_STALE), 3);
+	assert_int_equal(direct_reason(&d, GATE_R_PASSED), 2);
 	direct_close(&d);
 }
 
@@ -208,8 +129,8 @@ static void test_no_quote_and_spread(void **state)
 	o = gate(&d, 4, 1, DEC_SELL, 9989, 10010, 1);
 	assert_int_equal(o->action, DEC_HOLD);
 	assert_int_equal(o->reason, GATE_R_SPREAD);
-	assert_int_equal(reason_count(&d, GATE_R_SPREAD), 2);
-	assert_int_equal(reason_count(&d, GATE_R_NO_QUOTE), 1);
+	assert_int_equal(direct_reason(&d, GATE_R_SPREAD), 2);
+	assert_int_equal(direct_reason(&d, GATE_R_NO_QUOTE), 1);
 	direct_close(&d);
 }
 
@@ -234,7 +155,7 @@ static void test_session_windows(void **state)
 		assert_int_equal(o->reason, cases[i].pass ? 0 : GATE_R_SESSION);
 		blocked += !cases[i].pass;
 	}
-	assert_int_equal(reason_count(&d, GATE_R_SESSION), blocked);
+	assert_int_equal(direct_reason(&d, GATE_R_SESSION), blocked);
 	direct_close(&d);
 	/* A session across midnight: 22:00 - 02:00, 10 minutes each end. */
 	direct_open(&d, &gating_stage, GATE_BASE ",'session_enabled':true,'session_open_min':1320,"
@@ -271,7 +192,7 @@ static void test_barrier(void **state)
 		assert_int_equal(o->action, cases[i].want == DEC_BUY ? DEC_SELL : DEC_HOLD);
 		assert_int_equal(o->reason, cases[i].want == DEC_BUY ? 0 : GATE_R_BARRIER);
 	}
-	assert_int_equal(reason_count(&d, GATE_R_BARRIER), 2);
+	assert_int_equal(direct_reason(&d, GATE_R_BARRIER), 2);
 	/* Handed again after a crash: entered once. */
 	struct gate_sym *sym = &gate_syms(d.state)[0];
 	uint32_t cur = load_relaxed(&sym->cur);
@@ -304,8 +225,8 @@ static void test_bad_input(void **state)
 	assert_null(direct_handle(&d, &m.hdr, sizeof(m), -EPROTO));
 	m.hdr.symbol_id = 5;
 	assert_null(direct_handle(&d, &m.hdr, sizeof(m), -EPROTO));
-	assert_int_equal(reason_count(&d, GATE_R_BAD_EVENT), 3);
-	assert_int_equal(reason_count(&d, GATE_R_UNKNOWN_SYMBOL), 2);
+	assert_int_equal(direct_reason(&d, GATE_R_BAD_EVENT), 3);
+	assert_int_equal(direct_reason(&d, GATE_R_UNKNOWN_SYMBOL), 2);
 	direct_close(&d);
 }
 

@@ -11,88 +11,9 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "tests/direct.h"
 #include "stages/sizing.h"
 
-/* ---- a stage driven directly: config, symtab, market table, out ring, stats ---- */
-
-struct direct {
-	struct tp_config cfg;
-	struct stage_ctx c;
-	struct stats_block stats;
-	void *state, *ring_mem, *symtab, *market;
-	size_t ring_bytes;
-};
-
-static void direct_open(struct direct *d, const struct stage_def *def, const char *sections)
-{
-	char json[2048], err[CONFIG_ERR_MAX];
-	snprintf(json, sizeof(json), "{'pipeline':{'name':'s','id':5},'segment':{'name':'x'},"
-		 "'feed':{'max_symbols':4}%s%s,"
-		 "'processes':[{'name':'p','cpu':0,'stages':['decode']}]}", *sections ? "," : "", sections);
-	for (char *q = json; *q; q++)
-		if (*q == '\'')
-			*q = '"';
-	struct config_opts co = { .ncpus = 2 };
-	memset(d, 0, sizeof(*d));
-	int rc = config_parse(json, strlen(json), "direct.json", &d->cfg, &co, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
-	size_t sb = def->state_size ? def->state_size(&d->cfg) : def->state_bytes;
-	size_t tb = symtab_bytes(4), mb = market_bytes(4);
-	d->state = aligned_alloc(64, (sb + 63) & ~(size_t)63);
-	d->symtab = aligned_alloc(64, (tb + 63) & ~(size_t)63);
-	d->market = aligned_alloc(64, (mb + 63) & ~(size_t)63);
-	memset(d->state, 0, sb);
-	assert_int_equal(symtab_init(d->symtab, tb, 4), 0);
-	assert_int_equal(symtab_intern(d->symtab, FEED_COINBASE, "BTC-USD", 7, 2, 8, 0), 1);
-	assert_int_equal(symtab_intern(d->symtab, FEED_COINBASE, "ETH-USD", 7, 2, 8, 0), 2);
-	assert_int_equal(market_init(d->market, mb, 4), 0);
-	d->ring_bytes = sizeof(struct ring_desc) + ring_data_bytes(16, 128);
-	d->ring_mem = aligned_alloc(64, d->ring_bytes);
-	memset(d->ring_mem, 0, d->ring_bytes);
-	assert_int_equal(ring_init(d->ring_mem, 0, sizeof(struct ring_desc), 16, 128, 0, 0, 0, def->out_ring), 0);
-	assert_int_equal(ring_attach(&d->c.out, d->ring_mem, d->ring_bytes, 0), 0);
-	d->c.def = def;
-	d->c.cfg = &d->cfg;
-	d->c.state = d->state;
-	d->c.stats = &d->stats;
-	d->c.symtab = d->symtab;
-	d->c.market = d->market;
-	d->c.now = tsc_now();
-	assert_int_equal(def->init(&d->c, false), 0);
-}
-
-static void direct_close(struct direct *d)
-{
-	free(d->state);
-	free(d->symtab);
-	free(d->market);
-	free(d->ring_mem);
-}
-
-/* Hands `m` to handle(), expecting `want_rc`; returns what it emitted or NULL. */
-static const void *direct_handle(struct direct *d, const struct msg_hdr *m, uint32_t len, int want_rc)
-{
-	d->c.out_pending = 0;
-	d->c.out_reserved = 1;
-	assert_int_equal(d->c.def->handle(&d->c, m, len), want_rc);
-	return d->c.out_pending ? ring_prod_slot(&d->c.out, 0) : NULL;
-}
-
-/* Writes a quote for symbol `id` into the market table: update_tick `tick`, recv_ns `recv_ns`. */
-static void direct_quote(struct direct *d, uint32_t id, px_t bid, px_t ask, uint64_t tick, uint64_t recv_ns)
-{
-	struct msg_md m = { .hdr = { .symbol_id = id, .type = MSG_MD }, .kind = MD_TOP, .format = FEED_COINBASE,
-			    .bid_px = bid, .bid_qty = 100000000, .ask_px = ask, .ask_qty = 100000000,
-			    .recv_ns = recv_ns };
-	market_apply(d->market, &m, tick);
-}
-
-static uint64_t reason_count(const struct direct *d, uint32_t r)
-{
-	return load_relaxed(&d->stats.reason[r - 1]);
-}
 
 /* BTC-USD: px_scale 2, qty_scale 8. Equity 100000, vol target 10 bps, band 0.01, a
  * 2-sigma stop; max position, risk, lot and limit offset per test. */
@@ -182,7 +103,7 @@ static void test_target_and_max_position(void **state)
 	o = size(&d, decision(DEC_BUY, 0.5f, 0.5f));
 	assert_int_equal(o->target_qty, 100000000LL);
 	assert_int_equal(o->why & INTENT_F_MAX_POS, 0);
-	assert_int_equal(reason_count(&d, SIZE_R_MAX_POS), 1);
+	assert_int_equal(direct_reason(&d, SIZE_R_MAX_POS), 1);
 	direct_close(&d);
 	free(t);
 }
@@ -197,7 +118,7 @@ static void test_band_against_position(void **state)
 	/* Target 5e9; current 5e9 - 999999 is inside the 1e6 band: nothing. */
 	pos_set(t, 5000000000LL - 999999);
 	assert_null(size(&d, decision(DEC_BUY, 0.5f, 0.01f)));
-	assert_int_equal(reason_count(&d, SIZE_R_BAND), 1);
+	assert_int_equal(direct_reason(&d, SIZE_R_BAND), 1);
 	/* Exactly the band: one lot to buy, adding. */
 	pos_set(t, 5000000000LL - 1000000);
 	const struct msg_intent *o = size(&d, decision(DEC_BUY, 0.5f, 0.01f));
@@ -237,7 +158,7 @@ static void test_risk_and_lots(void **state)
 	assert_int_equal(o->target_qty, 5000000000LL);
 	assert_int_equal(o->why & (INTENT_F_OPEN | INTENT_F_RISK | INTENT_F_ADD | INTENT_F_MAX_POS),
 			 INTENT_F_OPEN | INTENT_F_RISK);
-	assert_int_equal(reason_count(&d, SIZE_R_RISK), 1);
+	assert_int_equal(direct_reason(&d, SIZE_R_RISK), 1);
 	/* Just inside: 4 units wanted (conf 0.04) against the cap of 5: not clamped. */
 	o = size(&d, decision(DEC_BUY, 0.04f, 0.01f));
 	assert_int_equal(o->why & INTENT_F_RISK, 0);
@@ -262,7 +183,7 @@ static void test_risk_and_lots(void **state)
 	sz_open(&d, MAX_1000, 1, 1000000000, 0);
 	direct_quote(&d, 1, 9999, 10001, 1, 1);
 	assert_null(size(&d, decision(DEC_BUY, 0.5f, 0.01f)));
-	assert_int_equal(reason_count(&d, SIZE_R_LOT_ZERO), 1);
+	assert_int_equal(direct_reason(&d, SIZE_R_LOT_ZERO), 1);
 	direct_close(&d);
 }
 
@@ -298,14 +219,14 @@ static void test_guards_and_holds(void **state)
 	sz_open(&d, MAX_1000, 50, LOT, 0);
 	/* No quote yet. */
 	assert_null(size(&d, decision(DEC_BUY, 0.5f, 0.01f)));
-	assert_int_equal(reason_count(&d, SIZE_R_NO_QUOTE), 1);
+	assert_int_equal(direct_reason(&d, SIZE_R_NO_QUOTE), 1);
 	direct_quote(&d, 1, 9999, 10001, 1, 1);
 	/* sigma zero, negative, NaN, infinite: no intent, counted. */
 	assert_null(size(&d, decision(DEC_BUY, 0.5f, 0.0f)));
 	assert_null(size(&d, decision(DEC_BUY, 0.5f, -0.01f)));
 	assert_null(size(&d, decision(DEC_BUY, 0.5f, NAN)));
 	assert_null(size(&d, decision(DEC_BUY, 0.5f, INFINITY)));
-	assert_int_equal(reason_count(&d, SIZE_R_BAD_VOL), 4);
+	assert_int_equal(direct_reason(&d, SIZE_R_BAD_VOL), 4);
 	/* A tiny sigma is raised to the floor (1e-5); the target then hits max position. */
 	const struct msg_intent *o = size(&d, decision(DEC_BUY, 0.5f, 1e-12f));
 	assert_non_null(o);
@@ -314,7 +235,7 @@ static void test_guards_and_holds(void **state)
 	/* NaN confidence refused; confidence above 1 clamped to 1. */
 	struct msg_decision m = decision(DEC_BUY, NAN, 0.01f);
 	assert_null(direct_handle(&d, &m.hdr, sizeof(m), -EPROTO));
-	assert_int_equal(reason_count(&d, SIZE_R_NONFINITE), 1);
+	assert_int_equal(direct_reason(&d, SIZE_R_NONFINITE), 1);
 	o = size(&d, decision(DEC_BUY, 7.0f, 0.01f));
 	assert_int_equal(o->target_qty, 10000000000LL);
 	assert_true(o->confidence == 1.0f);
@@ -325,8 +246,8 @@ static void test_guards_and_holds(void **state)
 	m = decision(DEC_HOLD, 0.5f, 0.01f);
 	m.reason = 4;
 	assert_null(size(&d, m));
-	assert_int_equal(reason_count(&d, SIZE_R_HOLD), 1);
-	assert_int_equal(reason_count(&d, SIZE_R_BLOCKED), 1);
+	assert_int_equal(direct_reason(&d, SIZE_R_HOLD), 1);
+	assert_int_equal(direct_reason(&d, SIZE_R_BLOCKED), 1);
 	/* Bad input. */
 	m = decision(DEC_BUY, 0.5f, 0.01f);
 	m.hdr.symbol_id = 3;                   /* not in the symbol table */
@@ -334,8 +255,8 @@ static void test_guards_and_holds(void **state)
 	m.hdr.symbol_id = 1;
 	m.hdr.type = MSG_PRED;
 	assert_null(direct_handle(&d, &m.hdr, sizeof(m), -EPROTO));
-	assert_int_equal(reason_count(&d, SIZE_R_UNKNOWN_SYMBOL), 1);
-	assert_int_equal(reason_count(&d, SIZE_R_BAD_EVENT), 1);
+	assert_int_equal(direct_reason(&d, SIZE_R_UNKNOWN_SYMBOL), 1);
+	assert_int_equal(direct_reason(&d, SIZE_R_BAD_EVENT), 1);
 	/* Random decisions: every intent finite, positive, a whole number of lots, within max. */
 	uint64_t seed = 11;
 	for (int i = 0; i < 2000; i++) {
