@@ -2,6 +2,7 @@
 #ifndef TP_BENCH_H
 #define TP_BENCH_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 /* Each takes the arguments after its name; returns 0, 1 (a run failed) or 2 (usage). */
@@ -11,5 +12,16 @@ int bench_decode_main(int argc, char **argv);
 void bench_decode_usage(FILE *f);
 int bench_inference_main(int argc, char **argv);
 void bench_inference_usage(FILE *f);
+
+/* Shared by the benchmarks (bench.c). */
+
+/* Parses a decimal count in [lo, hi]. Returns 0, or -EINVAL (*out untouched). */
+int bench_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+/* qsort comparator for doubles, ascending. */
+int bench_cmp_double(const void *a, const void *b);
+/* Prints `s` as a JSON string on stdout. */
+void bench_json_str(const char *s);
+/* The CPU's "model name" from /proc/cpuinfo, or "unknown". */
+void bench_cpu_model(char *model, size_t len);
 
 #endif

@@ -114,20 +114,6 @@ void bench_decode_usage(FILE *f)
 		BENCH_RUNS_MAX, BENCH_ITCH_SYMS_DEF, ITCHGEN_LIVE_DEFAULT, (unsigned long long)BENCH_SEED_DEF);
 }
 
-/* Parses a decimal count in [lo, hi]. Returns 0 or -EINVAL. */
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	char *end;
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){ .itch = true, .coinbase = true, .messages = BENCH_ITCH_MSGS_DEF,
@@ -141,34 +127,34 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			continue;
 		}
 		if (!strcmp(a, "--messages")) {
-			if (parse_u64(v, 1000, UINT64_C(1) << 32, &o->messages)) {
+			if (bench_parse_u64(v, 1000, UINT64_C(1) << 32, &o->messages)) {
 				fprintf(stderr, "tickpipe-bench decode: --messages \"%s\": expected 1000 to 2^32\n",
 					v ? v : "");
 				return -EINVAL;
 			}
 		} else if (!strcmp(a, "--runs")) {
-			if (parse_u64(v, 1, BENCH_RUNS_MAX, &x)) {
+			if (bench_parse_u64(v, 1, BENCH_RUNS_MAX, &x)) {
 				fprintf(stderr, "tickpipe-bench decode: --runs \"%s\": expected 1 to %u\n", v ? v : "",
 					BENCH_RUNS_MAX);
 				return -EINVAL;
 			}
 			o->runs = (uint32_t)x;
 		} else if (!strcmp(a, "--symbols")) {
-			if (parse_u64(v, 1, ITCHGEN_SYMBOLS_MAX, &x)) {
+			if (bench_parse_u64(v, 1, ITCHGEN_SYMBOLS_MAX, &x)) {
 				fprintf(stderr, "tickpipe-bench decode: --symbols \"%s\": expected 1 to %u\n",
 					v ? v : "", ITCHGEN_SYMBOLS_MAX);
 				return -EINVAL;
 			}
 			o->symbols = (uint32_t)x;
 		} else if (!strcmp(a, "--live")) {
-			if (parse_u64(v, 1, ITCHGEN_LIVE_MAX, &x)) {
+			if (bench_parse_u64(v, 1, ITCHGEN_LIVE_MAX, &x)) {
 				fprintf(stderr, "tickpipe-bench decode: --live \"%s\": expected 1 to %u\n", v ? v : "",
 					ITCHGEN_LIVE_MAX);
 				return -EINVAL;
 			}
 			o->live = (uint32_t)x;
 		} else if (!strcmp(a, "--seed")) {
-			if (parse_u64(v, 0, UINT64_MAX, &o->seed)) {
+			if (bench_parse_u64(v, 0, UINT64_MAX, &o->seed)) {
 				fprintf(stderr, "tickpipe-bench decode: --seed \"%s\": expected an integer\n", v ? v : "");
 				return -EINVAL;
 			}
@@ -187,14 +173,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return -EINVAL;
 			}
 		} else if (!strcmp(a, "--prefetch")) {
-			if (parse_u64(v, 0, BENCH_PREFETCH_MAX, &x)) {
+			if (bench_parse_u64(v, 0, BENCH_PREFETCH_MAX, &x)) {
 				fprintf(stderr, "tickpipe-bench decode: --prefetch \"%s\": expected 0 to %u\n",
 					v ? v : "", BENCH_PREFETCH_MAX);
 				return -EINVAL;
 			}
 			o->prefetch = (uint32_t)x;
 		} else if (!strcmp(a, "--cpu")) {
-			if (parse_u64(v, 0, CPU_SETSIZE - 1, &x)) {
+			if (bench_parse_u64(v, 0, CPU_SETSIZE - 1, &x)) {
 				fprintf(stderr, "tickpipe-bench decode: --cpu \"%s\": expected 0 to %d\n", v ? v : "",
 					CPU_SETSIZE - 1);
 				return -EINVAL;
@@ -247,17 +233,11 @@ static void bench_free(void *p, size_t bytes)
 		munmap(p, (bytes + BENCH_HUGE - 1) / BENCH_HUGE * BENCH_HUGE);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 static void summarize(struct result *r, uint32_t runs)
 {
 	double s[BENCH_RUNS_MAX];
 	memcpy(s, r->ns, runs * sizeof(*s));
-	qsort(s, runs, sizeof(*s), cmp_double);
+	qsort(s, runs, sizeof(*s), bench_cmp_double);
 	r->ns_median = runs % 2 ? s[runs / 2] : (s[runs / 2 - 1] + s[runs / 2]) / 2;
 	r->ns_min = s[0];
 	r->ns_max = s[runs - 1];
@@ -514,44 +494,11 @@ out:
 
 /* ---- output ---- */
 
-static void machine_model(char *model, size_t len)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-	snprintf(model, len, "unknown");
-	while (f && fgets(line, sizeof(line), f)) {
-		char *v = strchr(line, ':');
-		if (strncmp(line, "model name", 10) || !v)
-			continue;
-		v += 1 + (v[1] == ' ');
-		v[strcspn(v, "\n")] = 0;
-		snprintf(model, len, "%s", v);
-		break;
-	}
-	if (f)
-		fclose(f);
-}
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 static void print_json(const struct opts *o, const struct result *res, int nres)
 {
 	char model[128];
 	struct utsname u;
-	machine_model(model, sizeof(model));
+	bench_cpu_model(model, sizeof(model));
 	printf("{\"results\":[");
 	for (int i = 0, sep = 0; i < nres; i++) {
 		const struct result *r = &res[i];
@@ -563,9 +510,9 @@ static void print_json(const struct opts *o, const struct result *res, int nres)
 		       r->bytes);
 	}
 	printf("],\"machine\":{\"cpus\":%ld,\"model_name\":", sysconf(_SC_NPROCESSORS_ONLN));
-	json_str(model);
+	bench_json_str(model);
 	printf(",\"kernel\":");
-	json_str(uname(&u) ? "unknown" : u.release);
+	bench_json_str(uname(&u) ? "unknown" : u.release);
 	printf(",\"pinned_cpu\":%d},\"params\":{\"runs\":%u,\"itch_symbols\":%u,\"itch_live\":%u,"
 	       "\"seed\":%" PRIu64 ",\"itch_prefetch\":%u,\"itch_target_ns\":%.0f}}\n",
 	       o->cpu, o->runs, o->symbols, o->live, o->seed, o->prefetch, BENCH_ITCH_TARGET_NS);
@@ -574,7 +521,7 @@ static void print_json(const struct opts *o, const struct result *res, int nres)
 static void print_table(const struct opts *o, const struct result *res, int nres)
 {
 	char model[128];
-	machine_model(model, sizeof(model));
+	bench_cpu_model(model, sizeof(model));
 	printf("tickpipe-bench decode: %s, %ld cpus, %s; median of %u runs\n"
 	       "  itch50: %u symbols, <= %u live orders each, seed %" PRIu64 ", prefetch %u\n\n", model,
 	       sysconf(_SC_NPROCESSORS_ONLN), o->cpu >= 0 ? "pinned" : "not pinned", o->runs, o->symbols,

@@ -106,15 +106,11 @@ void bench_inference_usage(FILE *f)
 
 static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 {
-	char *end;
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
+	uint64_t v;
+	int rc = bench_parse_u64(s, lo, hi, &v);
+	if (!rc)
+		*out = (uint32_t)v;
+	return rc;
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -328,12 +324,6 @@ __attribute__((noinline)) static float bench_xgb_rows(const struct xgb *xg, uint
 	return sum;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Every row through both engines: within INF_REL_TOL, else a failure.
  * Returns 0 or -EDOM; *bit_equal and *max_rel get the agreement. */
 static int check_equal(const struct model *m, const struct xgb *xg, const float *rows,
@@ -413,7 +403,7 @@ int bench_inference_main(int argc, char **argv)
 				sink += bench_tp_rows(&m, rows, o.rows, o.iters, out, ns_per_tick);
 			else
 				sink += bench_xgb_rows(&xg, o.rows, o.iters, out, ns_per_tick);
-			qsort(out, per_run, sizeof(double), cmp_double);
+			qsort(out, per_run, sizeof(double), bench_cmp_double);
 			fprintf(stderr, "  run %u/%u %-10s %10.1f ns/row (median of %u samples)\n",
 				run + 1, o.runs, engine_names[e], out[per_run / 2], per_run);
 		}
@@ -422,7 +412,7 @@ int bench_inference_main(int argc, char **argv)
 		if (!o.use[e])
 			continue;
 		size_t n = (size_t)per_run * o.runs;
-		qsort(ns[e], n, sizeof(double), cmp_double);
+		qsort(ns[e], n, sizeof(double), bench_cmp_double);
 		med[e] = n % 2 ? ns[e][n / 2] : (ns[e][n / 2 - 1] + ns[e][n / 2]) / 2;
 	}
 

@@ -657,20 +657,6 @@ void bench_ring_usage(FILE *f)
 		(unsigned long long)BENCH_RTT_DEFAULT);
 }
 
-/* Parses a decimal count in [lo, hi]. Returns 0 or -EINVAL. */
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	char *end;
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){ .msgs = BENCH_MSGS_DEFAULT, .runs = BENCH_RUNS_DEFAULT,
@@ -683,20 +669,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			continue;
 		}
 		if (!strcmp(a, "--msgs")) {
-			if (parse_u64(v, 1000, UINT64_C(1) << 40, &o->msgs)) {
+			if (bench_parse_u64(v, 1000, UINT64_C(1) << 40, &o->msgs)) {
 				fprintf(stderr, "tickpipe-bench ring: --msgs \"%s\": expected a count "
 					"from 1000 to 2^40\n", v ? v : "");
 				return -EINVAL;
 			}
 		} else if (!strcmp(a, "--runs")) {
-			if (parse_u64(v, 1, BENCH_RUNS_MAX, &x)) {
+			if (bench_parse_u64(v, 1, BENCH_RUNS_MAX, &x)) {
 				fprintf(stderr, "tickpipe-bench ring: --runs \"%s\": expected 1 to %u\n",
 					v ? v : "", BENCH_RUNS_MAX);
 				return -EINVAL;
 			}
 			o->runs = (uint32_t)x;
 		} else if (!strcmp(a, "--rtt")) {
-			if (parse_u64(v, 100, UINT64_C(1) << 32, &o->rtt)) {
+			if (bench_parse_u64(v, 100, UINT64_C(1) << 32, &o->rtt)) {
 				fprintf(stderr, "tickpipe-bench ring: --rtt \"%s\": expected a count "
 					"from 100 to 2^32\n", v ? v : "");
 				return -EINVAL;
@@ -710,8 +696,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			memcpy(first, v, (size_t)(comma - v));
 			first[comma - v] = 0;
-			if (parse_u64(first, 0, CPU_SETSIZE - 1, &x) ||
-			    parse_u64(comma + 1, 0, CPU_SETSIZE - 1, &y) || x == y)
+			if (bench_parse_u64(first, 0, CPU_SETSIZE - 1, &x) ||
+			    bench_parse_u64(comma + 1, 0, CPU_SETSIZE - 1, &y) || x == y)
 				goto bad_cpus;
 			o->cpu[0] = (int)x;
 			o->cpu[1] = (int)y;
@@ -750,53 +736,17 @@ struct machine {
 static void machine_read(struct machine *m)
 {
 	struct utsname u;
-	snprintf(m->model, sizeof(m->model), "unknown");
 	snprintf(m->kernel, sizeof(m->kernel), "%s", uname(&u) ? "unknown" : u.release);
 	m->cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-	while (f && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "model name", 10))
-			continue;
-		char *v = strchr(line, ':');
-		if (!v)
-			continue;
-		v += 1 + (v[1] == ' ');
-		v[strcspn(v, "\n")] = 0;
-		snprintf(m->model, sizeof(m->model), "%s", v);
-		break;
-	}
-	if (f)
-		fclose(f);
-}
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
+	bench_cpu_model(m->model, sizeof(m->model));
 }
 
 static double median(const double *v, uint32_t n)
 {
 	double s[BENCH_RUNS_MAX];
 	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
+	qsort(s, n, sizeof(*s), bench_cmp_double);
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
@@ -821,9 +771,9 @@ static void print_json(const struct opts *o, const struct machine *m,
 		}
 	}
 	printf("],\"machine\":{\"cpus\":%ld,\"model_name\":", m->cpus);
-	json_str(m->model);
+	bench_json_str(m->model);
 	printf(",\"kernel\":");
-	json_str(m->kernel);
+	bench_json_str(m->kernel);
 	printf(",\"pinned_cpus\":[%d,%d],\"clock\":\"%s\",\"tsc_hz\":%" PRIu64 "}",
 	       o->cpu[0], o->cpu[1], tsc_source_name(tsc_cal.source), tsc_cal.hz);
 	printf(",\"params\":{\"capacity\":%u,\"msgs\":%" PRIu64 ",\"runs\":%" PRIu32
