@@ -11,10 +11,34 @@
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
 #define TSUP_TSAN 1
+struct tp_config;
+
+/* Runs the supervisor on `cfg` in a forked child, as `tickpipe run --keep-segment
+ * --quiet` would, and returns its pid (tsup_wait gives its exit status). */
+pid_t tsup_start(const struct tp_config *cfg);
+/* The same, waiting for a clean exit (status 0 asserted). */
+void tsup_run(const struct tp_config *cfg);
+
 #endif
+struct tp_config;
+
+/* Runs the supervisor on `cfg` in a forked child, as `tickpipe run --keep-segment
+ * --quiet` would, and returns its pid (tsup_wait gives its exit status). */
+pid_t tsup_start(const struct tp_config *cfg);
+/* The same, waiting for a clean exit (status 0 asserted). */
+void tsup_run(const struct tp_config *cfg);
+
 #endif
 #ifndef TSUP_TSAN
 #define TSUP_TSAN 0
+struct tp_config;
+
+/* Runs the supervisor on `cfg` in a forked child, as `tickpipe run --keep-segment
+ * --quiet` would, and returns its pid (tsup_wait gives its exit status). */
+pid_t tsup_start(const struct tp_config *cfg);
+/* The same, waiting for a clean exit (status 0 asserted). */
+void tsup_run(const struct tp_config *cfg);
+
 #endif
 
 /* A zeroed MAP_SHARED anonymous mapping that forked children share. Aborts on failure. */
@@ -41,5 +65,13 @@ static inline uint64_t tsup_rand(uint64_t *s)
 /* A fresh directory under /dev/shm for segment files; removed by tsup_rmdir(). */
 void tsup_tmpdir(char *out, size_t len);
 void tsup_rmdir(const char *dir);
+
+struct tp_config;
+
+/* Runs the supervisor on `cfg` in a forked child, as `tickpipe run --keep-segment
+ * --quiet` would, and returns its pid (tsup_wait gives its exit status). */
+pid_t tsup_start(const struct tp_config *cfg);
+/* The same, waiting for a clean exit (status 0 asserted). */
+void tsup_run(const struct tp_config *cfg);
 
 #endif

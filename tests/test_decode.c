@@ -148,12 +148,7 @@ static void run_pipeline(const char *placement, struct mdsink_state *got, struct
 			*q = '"';
 	struct config_opts co = { .ncpus = 2 };
 	assert_int_equal(config_parse(json, strlen(json), "test.json", &cfg, &co, err, sizeof(err)), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		struct sup_opts o = { .config_path = "test.json", .mode = -1, .keep_segment = true, .quiet = true };
-		_exit(supervisor_run(&cfg, &o));
-	}
-	assert_int_equal(tsup_wait(pid), 0);
+	tsup_run(&cfg);
 
 	struct seg s;
 	struct seg_expect ex = { .allow_stale = true };

@@ -193,12 +193,7 @@ static void run_pipeline(const char *features, const char *placement, struct fvs
 		fprintf(stderr, "%s\n", err);
 	assert_int_equal(rc, 0);
 	sink_expected_n = (uint16_t)cfg.features.n_list;
-	pid_t pid = fork();
-	if (pid == 0) {
-		struct sup_opts o = { .config_path = "test.json", .mode = -1, .keep_segment = true, .quiet = true };
-		_exit(supervisor_run(&cfg, &o));
-	}
-	assert_int_equal(tsup_wait(pid), 0);
+	tsup_run(&cfg);
 
 	struct seg s;
 	struct seg_expect ex = { .allow_stale = true };

@@ -447,12 +447,7 @@ static uint64_t run_pipeline(const char *features, const char *inference, const 
 	if (rc)
 		fail_msg("%s", err);
 	sink_expected_n = (uint16_t)cfg.inference.n_horizons;
-	pid_t pid = fork();
-	if (pid == 0) {
-		struct sup_opts o = { .config_path = "test.json", .mode = -1, .keep_segment = true, .quiet = true };
-		_exit(supervisor_run(&cfg, &o));
-	}
-	assert_int_equal(tsup_wait(pid), 0);
+	tsup_run(&cfg);
 
 	struct seg s;
 	struct seg_expect ex = { .allow_stale = true };

@@ -206,17 +206,6 @@ static void make_config(struct tp_config *cfg, const char *speed, uint32_t loop,
 	assert_int_equal(rc, 0);
 }
 
-static pid_t start(const struct tp_config *cfg)
-{
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct sup_opts o = { .config_path = "test.json", .mode = -1, .keep_segment = true, .quiet = true };
-		_exit(supervisor_run(cfg, &o));
-	}
-	return pid;
-}
-
 struct outcome {
 	uint64_t replay_out, sink_in, restarts, truncated, too_big, sink_errors;
 	char reason0[STATS_REASON_NAME];
@@ -301,7 +290,7 @@ static void test_order_and_loops(void **state)
 	make_capture(capfile, rp.n_file, 0);
 
 	make_config(&cfg, "max", 1, NULL);
-	assert_int_equal(tsup_wait(start(&cfg)), 0);
+	assert_int_equal(tsup_wait(tsup_start(&cfg)), 0);
 	collect(&r);
 	assert_sink_clean(&r, 50000);
 	assert_int_equal(r.replay_out, 50000);
@@ -311,7 +300,7 @@ static void test_order_and_loops(void **state)
 	assert_int_equal(r.rstate.tail_reported, 0);
 
 	make_config(&cfg, "max", 3, NULL);
-	assert_int_equal(tsup_wait(start(&cfg)), 0);
+	assert_int_equal(tsup_wait(tsup_start(&cfg)), 0);
 	collect(&r);
 	assert_sink_clean(&r, 150000);
 	assert_int_equal(r.replay_out, 150000);
@@ -330,7 +319,7 @@ static void test_truncated_tail_and_too_big(void **state)
 	rp.n_pass = 990;                        /* 10 records of 5000 bytes > 4096 */
 	make_capture(capfile, rp.n_file, 21);
 	make_config(&cfg, "max", 2, NULL);
-	assert_int_equal(tsup_wait(start(&cfg)), 0);
+	assert_int_equal(tsup_wait(tsup_start(&cfg)), 0);
 	collect(&r);
 	assert_sink_clean(&r, 2 * 990);
 	assert_int_equal(r.truncated, 1);
@@ -345,7 +334,7 @@ static void test_truncated_tail_and_too_big(void **state)
 	rp.n_file = rp.n_pass = 0;
 	make_capture(capfile, 0, 5);
 	make_config(&cfg, "max", 3, NULL);
-	assert_int_equal(tsup_wait(start(&cfg)), 0);
+	assert_int_equal(tsup_wait(tsup_start(&cfg)), 0);
 	collect(&r);
 	assert_int_equal(r.sink_in, 0);
 	assert_int_equal(r.truncated, 1);
@@ -358,7 +347,7 @@ static void test_missing_file(void **state)
 	static struct tp_config cfg;
 	snprintf(capfile, sizeof(capfile), "%s/does-not-exist.cap", dir);
 	make_config(&cfg, "max", 1, "'max_restarts':1,'restart_backoff_ms':1,'restart_backoff_max_ms':1");
-	int rc = tsup_wait(start(&cfg));
+	int rc = tsup_wait(tsup_start(&cfg));
 	assert_true(rc != 0);
 }
 
@@ -375,7 +364,7 @@ static void test_kill9_exactly_once(void **state)
 	make_capture(capfile, n, 0);
 	make_config(&cfg, "max", 1,
 		    "'max_restarts':100,'restart_window_ms':60000,'restart_backoff_ms':1,'restart_backoff_max_ms':5");
-	pid_t sup = start(&cfg);
+	pid_t sup = tsup_start(&cfg);
 
 	struct seg s;
 	char err[SEG_ERRLEN];
@@ -429,7 +418,7 @@ static void test_pacing(void **state)
 	rp.n_file = rp.n_pass = 30;
 	make_capture(capfile, 30, 0);
 	make_config(&cfg, "1", 1, NULL);
-	assert_int_equal(tsup_wait(start(&cfg)), 0);
+	assert_int_equal(tsup_wait(tsup_start(&cfg)), 0);
 	collect(&r);
 	assert_sink_clean(&r, 30);
 	assert_true(r.sink.hz > 0);
@@ -448,7 +437,7 @@ static void test_pacing(void **state)
 
 	/* 10x: the same lower bound at a tenth of the offsets. */
 	make_config(&cfg, "10", 1, NULL);
-	assert_int_equal(tsup_wait(start(&cfg)), 0);
+	assert_int_equal(tsup_wait(tsup_start(&cfg)), 0);
 	collect(&r);
 	assert_sink_clean(&r, 30);
 	for (int i = 1; i < 30; i++) {

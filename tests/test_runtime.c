@@ -54,18 +54,6 @@ static void make_config(struct tp_config *cfg, enum placement pl, const char *wa
 	assert_int_equal(rc, 0);
 }
 
-/* Runs the supervisor in a child (as `tickpipe run` would) and returns its pid. */
-static pid_t start(const struct tp_config *cfg)
-{
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct sup_opts o = { .config_path = "test.json", .mode = -1, .keep_segment = true, .quiet = true };
-		_exit(supervisor_run(cfg, &o));
-	}
-	return pid;
-}
-
 struct outcome {
 	uint64_t gen_out, sink_in, skipped, restarts;
 	struct tsink_state sink;
@@ -128,7 +116,7 @@ static void test_placements_agree(void **state)
 	tstage_params.n_msgs = 1000000;
 	for (int i = 0; i < 3; i++) {
 		make_config(&cfg, pls[i], "block", NULL);
-		assert_int_equal(tsup_wait(start(&cfg)), 0);
+		assert_int_equal(tsup_wait(tsup_start(&cfg)), 0);
 		collect(&res[i]);
 		assert_int_equal(res[i].gen_out, 1000000);
 		assert_int_equal(res[i].sink_in, 1000000);
@@ -155,7 +143,7 @@ static void test_kill9_exactly_once(void **state)
 	tstage_params.gen_spin_ns = 2000;       /* ~ 32 items per 2 us: the stream lasts seconds */
 	make_config(&cfg, SPLIT, "block",
 		    "'max_restarts':100,'restart_window_ms':60000,'restart_backoff_ms':1,'restart_backoff_max_ms':5");
-	pid_t sup = start(&cfg);
+	pid_t sup = tsup_start(&cfg);
 
 	struct seg s;
 	char err[SEG_ERRLEN];

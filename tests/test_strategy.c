@@ -86,12 +86,7 @@ static void run(const char *placement, const char *inference, int want_intents)
 	if (rc)
 		fprintf(stderr, "%s\n", err);
 	assert_int_equal(rc, 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		struct sup_opts o = { .config_path = "test.json", .mode = -1, .keep_segment = true, .quiet = true };
-		_exit(supervisor_run(&cfg, &o));
-	}
-	assert_int_equal(tsup_wait(pid), 0);
+	tsup_run(&cfg);
 
 	struct seg s;
 	struct seg_expect ex = { .allow_stale = true };
