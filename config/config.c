@@ -1376,6 +1376,93 @@ static int check_risk(struct config_ctx *c, const cJSON *v, void *obj)
 }
 CONFIG_SCHEMA(risk_schema, risk_fields, check_risk);
 
+/* ---- execution, paper, reconciliation (stages/execution.h, exec/paper.h, stages/reconcile.h) ---- */
+
+static const char *const broker_names[] = { [CONFIG_BROKER_PAPER] = "paper", [CONFIG_BROKER_PAPER + 1] = NULL };
+
+static const struct config_field execution_fields[] = {
+	{ .key = "broker", .kind = CONFIG_K_ENUM, CONFIG_AT(struct config_execution, broker),
+	  .names = broker_names, .def = CONFIG_BROKER_PAPER },
+	{ .key = "max_orders", .kind = CONFIG_K_INT, CONFIG_AT(struct config_execution, max_orders),
+	  .min = 1, .max = 65536, .def = 1024 },
+	{ .key = "cancel_timeout_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_execution, cancel_timeout_ms),
+	  .min = 0, .max = 86400000, .def = 5000 },
+	{ .key = "linger_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_execution, linger_ms),
+	  .min = 0, .max = 86400000, .def = 1000 },
+	{ .key = "snapshot_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_execution, snapshot_ms),
+	  .min = 1, .max = 86400000, .def = 1000 },
+	{ .key = "flatten_offset_bps", .kind = CONFIG_K_INT, CONFIG_AT(struct config_execution, flatten_offset_bps),
+	  .min = 1, .max = 5000, .def = 50 },
+	{ .key = "drain_step_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_execution, drain_step_ms),
+	  .min = 1, .max = 60000, .def = 10 },
+};
+CONFIG_SCHEMA(execution_schema, execution_fields, NULL);
+
+static const struct config_field paper_fields[] = {
+	{ .key = "latency_us", .kind = CONFIG_K_INT, CONFIG_AT(struct config_paper, latency_us),
+	  .min = 0, .max = 60000000, .def = 500 },
+	{ .key = "slippage_bps_milli", .kind = CONFIG_K_INT, CONFIG_AT(struct config_paper, slippage_bps_milli),
+	  .min = 0, .max = 1000000, .def = 0 },
+	{ .key = "max_fill_ppm", .kind = CONFIG_K_INT, CONFIG_AT(struct config_paper, max_fill_ppm),
+	  .min = 1, .max = 1000000, .def = 1000000 },
+	{ .key = "cap_to_top", .kind = CONFIG_K_BOOL, CONFIG_AT(struct config_paper, cap_to_top), .def = 1 },
+	{ .key = "queue_model", .kind = CONFIG_K_BOOL, CONFIG_AT(struct config_paper, queue_model), .def = 1 },
+	{ .key = "max_ids", .kind = CONFIG_K_INT, CONFIG_AT(struct config_paper, max_ids),
+	  .min = 2, .max = 1 << 24, .def = 65536 },
+};
+
+static int check_paper(struct config_ctx *c, const cJSON *v, void *obj)
+{
+	const struct config_paper *p = obj;
+	size_t mark;
+	int rc = 0;
+
+	(void)v;
+	if (p->max_ids & (p->max_ids - 1)) {
+		mark = path_push_key(c, "max_ids");
+		rc = fail(c, "expected a power of two, got %u", p->max_ids);
+		path_pop(c, mark);
+	}
+	return rc;
+}
+CONFIG_SCHEMA(paper_schema, paper_fields, check_paper);
+
+static const char *const fsync_names[] = { "never", "batch", "interval", NULL };
+static const char *const policy_names[] = { [CONFIG_RECON_ADOPT] = "adopt", [CONFIG_RECON_HALT] = "halt",
+					    [CONFIG_RECON_HALT + 1] = NULL };
+
+static const struct config_field reconciliation_fields[] = {
+	{ .key = "journal", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_reconciliation, journal),
+	  .def_str = "tickpipe.journal", .expected = "a file path" },
+	{ .key = "journal_fsync", .kind = CONFIG_K_ENUM, CONFIG_AT(struct config_reconciliation, journal_fsync),
+	  .names = fsync_names, .def = 2 },
+	{ .key = "fsync_interval_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_reconciliation, fsync_interval_ms),
+	  .min = 1, .max = 60000, .def = 100 },
+	{ .key = "journal_buffer_kb", .kind = CONFIG_K_INT,
+	  CONFIG_AT(struct config_reconciliation, journal_buffer_kb), .min = 64, .max = 1 << 20, .def = 4096 },
+	{ .key = "policy", .kind = CONFIG_K_ENUM, CONFIG_AT(struct config_reconciliation, policy),
+	  .names = policy_names, .def = CONFIG_RECON_HALT },
+	{ .key = "recover", .kind = CONFIG_K_BOOL, CONFIG_AT(struct config_reconciliation, recover), .def = 1 },
+	{ .key = "mark_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_reconciliation, mark_ms),
+	  .min = 1, .max = 60000, .def = 100 },
+};
+
+static int check_reconciliation(struct config_ctx *c, const cJSON *v, void *obj)
+{
+	const struct config_reconciliation *r = obj;
+	size_t mark;
+	int rc = 0;
+
+	(void)v;
+	if (r->journal_buffer_kb & (r->journal_buffer_kb - 1)) {
+		mark = path_push_key(c, "journal_buffer_kb");
+		rc = fail(c, "expected a power of two, got %u", r->journal_buffer_kb);
+		path_pop(c, mark);
+	}
+	return rc;
+}
+CONFIG_SCHEMA(reconciliation_schema, reconciliation_fields, check_reconciliation);
+
 /* Cross-section: when a process runs the "features" stage, the feature
  * vector fits one slot of rings.slot_bytes. */
 static int check_root(struct config_ctx *c, const cJSON *v, void *obj)
@@ -1439,6 +1526,12 @@ static const struct config_field root_fields[] = {
 	  .sub = &sizing_schema },
 	{ .key = "risk", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, risk),
 	  .sub = &risk_schema },
+	{ .key = "execution", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, execution),
+	  .sub = &execution_schema },
+	{ .key = "paper", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, paper),
+	  .sub = &paper_schema },
+	{ .key = "reconciliation", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, reconciliation),
+	  .sub = &reconciliation_schema },
 };
 CONFIG_SCHEMA(root_schema, root_fields, check_root);
 

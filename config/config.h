@@ -258,6 +258,43 @@ struct config_risk {
 	uint32_t time_in_force;		/* enum order_tif */
 };
 
+/* The execution stage (stages/execution.h): order manager and broker adapter.
+ * Times are on execution's clock: data time in a replay (stages/execution.h). */
+enum config_broker { CONFIG_BROKER_PAPER = 0 };
+
+struct config_execution {
+	uint32_t broker;		/* enum config_broker */
+	uint32_t max_orders;		/* orders held (open + recently final) */
+	uint32_t cancel_timeout_ms;	/* an open order older than this is canceled; 0 = never */
+	uint32_t linger_ms;		/* a final order stays known this long (late broker events) */
+	uint32_t snapshot_ms;		/* broker position snapshot for reconciliation, every */
+	uint32_t flatten_offset_bps;	/* flatten orders cross the book by this much */
+	uint32_t drain_step_ms;		/* after end of data, the clock advances this much per loop */
+};
+
+/* The paper broker (exec/paper.h). */
+struct config_paper {
+	uint64_t latency_us;		/* submit -> live, cancel -> effective */
+	uint32_t slippage_bps_milli;	/* taker slippage, 1000 = 1 bp */
+	uint32_t max_fill_ppm;		/* per-poll fill cap, fraction of the order qty */
+	bool cap_to_top;		/* a fill takes at most the displayed top size */
+	bool queue_model;		/* resting orders fill from trades at their price */
+	uint32_t max_ids;		/* client ids remembered (power of two) */
+};
+
+/* The reconciliation stage (stages/reconcile.h). */
+enum config_recon_policy { CONFIG_RECON_ADOPT = 0, CONFIG_RECON_HALT = 1 };
+
+struct config_reconciliation {
+	char journal[CONFIG_PATH_MAX];	/* journal file; PATH.wall holds the wall-clock times */
+	uint32_t journal_fsync;		/* enum jr_fsync: never, batch, interval */
+	uint32_t fsync_interval_ms;	/* journal_fsync = interval */
+	uint32_t journal_buffer_kb;	/* staging buffer in the segment (power of two) */
+	uint32_t policy;		/* enum config_recon_policy: on a position mismatch */
+	bool recover;			/* rebuild positions from the journal at start */
+	uint32_t mark_ms;		/* unrealized PnL re-marked at most every (host clock) */
+};
+
 struct tp_config {
 	struct config_pipeline pipeline;
 	struct config_segment segment;
@@ -277,6 +314,9 @@ struct tp_config {
 	struct config_gating gating;
 	struct config_sizing sizing;
 	struct config_risk risk;
+	struct config_execution execution;
+	struct config_paper paper;
+	struct config_reconciliation reconciliation;
 };
 
 struct config_opts {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "exec/orders.h"
+#include "stages/undo.h"
 
 /* ---- client order ids ---- */
 
@@ -179,6 +180,30 @@ static uint32_t home(const struct orders_table *t, uint64_t seq)
 	return (uint32_t)((seq * 0x9E3779B97F4A7C15ULL) >> t->shift);
 }
 
+/* ---- undo (orders_set_undo) ---- */
+
+void orders_set_undo(struct orders_table *t, struct undo *u)
+{
+	t->undo_rel = u ? (int64_t)((uint8_t *)u - (uint8_t *)t) : 0;
+}
+
+static void save(struct orders_table *t, const void *p, size_t len)
+{
+	if (t->undo_rel && undo_save((struct undo *)((uint8_t *)t + t->undo_rel), p, len) != 0)
+		__builtin_trap();          /* the orders_undo_*_bytes() bounds were not reserved */
+}
+
+size_t orders_undo_insert_bytes(void)
+{
+	return undo_cost(sizeof(struct order)) + undo_cost(sizeof(uint32_t));
+}
+
+size_t orders_undo_retire_bytes(const struct orders_table *t)
+{
+	/* A cluster holds at most every order plus the hole. */
+	return ((size_t)t->max_orders + 2) * undo_cost(sizeof(struct order)) + undo_cost(sizeof(uint32_t));
+}
+
 size_t orders_bytes(uint32_t max_orders)
 {
 	uint32_t n = 2;
@@ -249,6 +274,8 @@ int orders_insert(struct orders_table *t, const struct msg_order *m, uint64_t no
 	}
 	if (t->count >= t->max_orders)
 		return -ENOSPC;
+	save(t, o, sizeof(*o));
+	save(t, &t->count, sizeof(t->count));
 	memset(o, 0, sizeof(*o));
 	o->seq = m->order_seq;
 	o->symbol_id = m->hdr.symbol_id;
@@ -259,6 +286,8 @@ int orders_insert(struct orders_table *t, const struct msg_order *m, uint64_t no
 	o->limit_px = m->limit_px;
 	o->created_ns = now_ns;
 	o->update_ns = now_ns;
+	o->ingress_tick = m->hdr.ingress_tick;
+	o->recv_ns = m->recv_ns;
 	t->count++;
 	if (out)
 		*out = o;
@@ -312,10 +341,13 @@ static void remove_at(struct orders_table *t, uint32_t i)
 		/* Move slot j into the hole at i unless its home lies cyclically in (i, j]. */
 		int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
 		if (!stays) {
+			save(t, &t->slot[i], sizeof(t->slot[i]));
 			t->slot[i] = t->slot[j];
 			i = j;
 		}
 	}
+	save(t, &t->slot[i], sizeof(t->slot[i]));
+	save(t, &t->count, sizeof(t->count));
 	memset(&t->slot[i], 0, sizeof(t->slot[i]));
 	t->count--;
 }

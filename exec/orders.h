@@ -126,9 +126,11 @@ struct order {
 	uint64_t submit_ns;      /* SUBMIT applied; 0 while NEW */
 	uint64_t update_ns;      /* last state change or fill */
 	uint64_t cancel_ns;      /* first cancel sent; 0 = none */
+	uint64_t ingress_tick;   /* ingress of the market event behind it (tick-to-fill) */
+	uint64_t recv_ns;        /* receive time of that event, unix ns */
 };
 
-_Static_assert(sizeof(struct order) == 96, "order is 96 bytes");
+_Static_assert(sizeof(struct order) == 112, "order is 112 bytes");
 _Static_assert(offsetof(struct order, symbol_id) == 8, "order.symbol_id offset");
 _Static_assert(offsetof(struct order, state) == 13, "order.state offset");
 _Static_assert(offsetof(struct order, qty) == 16, "order.qty offset");
@@ -137,7 +139,7 @@ _Static_assert(offsetof(struct order, created_ns) == 64, "order.created_ns offse
 _Static_assert(offsetof(struct order, cancel_ns) == 88, "order.cancel_ns offset");
 
 #define ORDERS_MAGIC   0x5450534fu  /* "OSPT" */
-#define ORDERS_VERSION 1u
+#define ORDERS_VERSION 2u
 #define ORDERS_MAX     (1u << 24)   /* largest max_orders */
 
 struct orders_table {
@@ -148,7 +150,9 @@ struct orders_table {
 	uint32_t nslots;         /* power of two >= 2 * max_orders */
 	uint32_t shift;          /* 64 - log2(nslots), for the hash */
 	uint32_t count;          /* orders held now */
-	uint32_t pad[9];
+	uint32_t pad;
+	int64_t undo_rel;        /* orders_set_undo: the log's offset from this table; 0 = none */
+	uint32_t pad2[6];
 	struct order slot[];
 };
 
@@ -218,6 +222,18 @@ int orders_check(const struct orders_table *t, size_t bytes, uint32_t pipeline_i
  * 0, qty or limit_px <= 0 or side is not 'B'/'S'. On an error nothing is
  * inserted. */
 int orders_insert(struct orders_table *t, const struct msg_order *m, uint64_t now_ns, struct order **out);
+
+/* Makes insert, retire and sweep save what they change in undo log `u`
+ * first (stages/undo.h; NULL: stop saving). The log is addressed relative
+ * to the table, so both must live in the same mapping. orders_apply()
+ * changes one order only and has no table: its caller saves the order. */
+struct undo;
+void orders_set_undo(struct orders_table *t, struct undo *u);
+
+/* Undo-log bytes of one insert, or of one retire (a removal shifts at most
+ * the whole table). */
+size_t orders_undo_insert_bytes(void);
+size_t orders_undo_retire_bytes(const struct orders_table *t);
 
 /* The order with this order_seq, or NULL. */
 struct order *orders_find(struct orders_table *t, uint64_t order_seq);

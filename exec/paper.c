@@ -4,7 +4,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "exec/fill.h"
 #include "exec/paper.h"
+#include "stages/undo.h"
 
 #define PAPER_MAGIC 0x52505050u        /* "PPPR" */
 #define PAPER_EV_PER_ORDER 3           /* most events one order adds in one poll */
@@ -59,7 +61,15 @@ struct paper {
 	char (*ids)[BROKER_ID_LEN];    /* [max_ids] open-addressing set, all-zero = empty */
 	uint32_t *open;                /* [max_orders] slot indices, in submission order */
 	uint32_t *free_slots;          /* [max_orders] stack */
+	struct undo *undo;             /* paper_attach: saves before every change; NULL = none */
 };
+
+/* Saves what an operation is about to change (see paper_attach). */
+static inline void save(struct paper *pb, const void *p, size_t len)
+{
+	if (pb->undo && undo_save(pb->undo, p, len) != 0)
+		__builtin_trap();          /* paper_undo_bytes() bounds every operation */
+}
 
 /* ---- layout ---- */
 
@@ -100,6 +110,51 @@ size_t paper_bytes(const struct paper_params *p, uint32_t symbols)
 	return n;
 }
 
+/* Points the arrays into the memory after the header (sizes from prm, n_syms). */
+static void wire(struct paper *pb, const struct market_table *m, const struct symtab *s, struct undo *u)
+{
+	const struct paper_params *p = &pb->prm;
+	uint8_t *at = (uint8_t *)pb + ALIGN8(sizeof(*pb));
+	pb->orders = (struct paper_order *)at;
+	at += ALIGN8((size_t)p->max_orders * sizeof(struct paper_order));
+	pb->events = (struct broker_event *)at;
+	at += ALIGN8((size_t)p->max_events * sizeof(struct broker_event));
+	pb->syms = (struct paper_sym *)at;
+	at += ALIGN8((size_t)pb->n_syms * sizeof(struct paper_sym));
+	pb->ids = (char (*)[BROKER_ID_LEN])at;
+	at += ALIGN8((size_t)p->max_ids * BROKER_ID_LEN);
+	pb->open = (uint32_t *)at;
+	at += ALIGN8((size_t)p->max_orders * sizeof(uint32_t));
+	pb->free_slots = (uint32_t *)at;
+	pb->m = m;
+	pb->s = s;
+	pb->undo = u;
+}
+
+struct paper *paper_attach(void *mem, size_t bytes, const struct market_table *m, const struct symtab *s,
+			   struct undo *undo)
+{
+	struct paper *pb = mem;
+	if (pb == NULL || m == NULL || s == NULL || ((uintptr_t)mem & 7u) != 0 || bytes < sizeof(*pb) ||
+	    pb->magic != PAPER_MAGIC || pb->n_syms != m->capacity || paper_bytes(&pb->prm, pb->n_syms) > bytes)
+		return NULL;
+	wire(pb, m, s, undo);
+	return pb;
+}
+
+size_t paper_undo_bytes(const struct paper_params *p)
+{
+	if (p == NULL || !params_ok(p))
+		return 0;
+	/* The largest operation is a poll: the header, open[] and the free
+	 * stack's top once, then per open order the order, its symbol and one
+	 * id slot. */
+	size_t per_order = undo_cost(sizeof(struct paper_order)) + undo_cost(sizeof(struct paper_sym)) +
+			   undo_cost(BROKER_ID_LEN);
+	return undo_cost(sizeof(struct paper)) + 2 * undo_cost((size_t)p->max_orders * sizeof(uint32_t)) +
+	       (size_t)p->max_orders * per_order;
+}
+
 int paper_init(void *mem, size_t bytes, const struct paper_params *p,
 	       const struct market_table *m, const struct symtab *s)
 {
@@ -113,23 +168,9 @@ int paper_init(void *mem, size_t bytes, const struct paper_params *p,
 
 	memset(mem, 0, need);
 	struct paper *pb = mem;
-	uint8_t *at = (uint8_t *)mem + ALIGN8(sizeof(*pb));
-	pb->orders = (struct paper_order *)at;
-	at += ALIGN8((size_t)p->max_orders * sizeof(struct paper_order));
-	pb->events = (struct broker_event *)at;
-	at += ALIGN8((size_t)p->max_events * sizeof(struct broker_event));
-	pb->syms = (struct paper_sym *)at;
-	at += ALIGN8((size_t)m->capacity * sizeof(struct paper_sym));
-	pb->ids = (char (*)[BROKER_ID_LEN])at;
-	at += ALIGN8((size_t)p->max_ids * BROKER_ID_LEN);
-	pb->open = (uint32_t *)at;
-	at += ALIGN8((size_t)p->max_orders * sizeof(uint32_t));
-	pb->free_slots = (uint32_t *)at;
-
 	pb->prm = *p;
-	pb->m = m;
-	pb->s = s;
 	pb->n_syms = m->capacity;
+	wire(pb, m, s, NULL);
 	/* Stack of free slots: slot 0 on top, so slots are used in a fixed order. */
 	for (uint32_t i = 0; i < p->max_orders; i++)
 		pb->free_slots[i] = p->max_orders - 1 - i;
@@ -180,6 +221,7 @@ static enum id_result id_insert(struct paper *pb, const char id[BROKER_ID_LEN])
 			/* Keep a quarter empty so probes stay short and always end. */
 			if (pb->n_ids >= pb->prm.max_ids - pb->prm.max_ids / 4)
 				return ID_FULL;
+			save(pb, pb->ids[i], BROKER_ID_LEN);
 			memcpy(pb->ids[i], id, BROKER_ID_LEN);
 			pb->n_ids++;
 			return ID_NEW;
@@ -216,49 +258,19 @@ static void emit(struct paper *pb, const struct paper_order *o, uint8_t kind, ui
 
 /* ---- positions ---- */
 
-static __int128 pow10_128(unsigned n)
-{
-	__int128 v = 1;
-	while (n--)
-		v *= 10;
-	return v;
-}
-
-/* (price mantissa x qty mantissa) with ps + qs decimals -> x 1e8, truncated toward zero. */
-static int64_t to_e8(__int128 v, unsigned decimals)
-{
-	if (decimals <= 8)
-		return (int64_t)(v * pow10_128(8 - decimals));
-	return (int64_t)(v / pow10_128(decimals - 8));
-}
-
 static void position_fill(struct paper *pb, uint32_t symbol_id, uint8_t side, qty_t q, px_t px)
 {
 	struct paper_sym *y = &pb->syms[symbol_id - 1];
 	const struct sym_entry *se = symtab_get(pb->s, symbol_id);
 	unsigned decimals = se != NULL ? (unsigned)se->px_scale + se->qty_scale : 0;
-	qty_t signed_q = side == BROKER_BUY ? q : -q;
+	struct fill_pos f = { .qty = y->qty, .avg_px = y->avg_px, .realized_e8 = y->realized_pnl_e8,
+			      .fills = y->fills };
 
-	y->fills++;
-	if (y->qty == 0 || (y->qty > 0) == (signed_q > 0)) {
-		/* Opening or adding: volume-weighted average, rounded half up. */
-		__int128 held = y->qty > 0 ? y->qty : -(__int128)y->qty;
-		__int128 num = (__int128)y->avg_px * held + (__int128)px * q;
-		__int128 den = held + q;
-		y->avg_px = (px_t)((2 * num + den) / (2 * den));
-		y->qty += signed_q;
-		return;
-	}
-	/* Reducing, possibly through flat. */
-	qty_t held = y->qty > 0 ? y->qty : -y->qty;
-	qty_t closed = q < held ? q : held;
-	__int128 per_unit = y->qty > 0 ? (__int128)px - y->avg_px : (__int128)y->avg_px - px;
-	y->realized_pnl_e8 += to_e8(per_unit * closed, decimals);
-	y->qty += signed_q;
-	if (y->qty == 0)
-		y->avg_px = 0;
-	else if (q > held)
-		y->avg_px = px;            /* flipped: the rest opened at this price */
+	fill_apply(&f, side, q, px, decimals);
+	y->qty = f.qty;
+	y->avg_px = f.avg_px;
+	y->realized_pnl_e8 = f.realized_e8;
+	y->fills = f.fills;
 }
 
 int paper_positions(struct paper *pb, struct broker_position *out, int max)
@@ -433,6 +445,8 @@ static bool step(struct paper *pb, struct paper_order *o, uint64_t now_ns)
 		if (why != BROKER_R_NONE) {
 			o->leaves = 0;
 			pb->st.rejected++;
+			if (why == BROKER_R_DUPLICATE_ID)
+				pb->st.duplicate_ids++;
 			emit(pb, o, BROKER_EV_REJECTED, why, 0, 0, now_ns);
 			return true;
 		}
@@ -466,12 +480,16 @@ static bool step(struct paper *pb, struct paper_order *o, uint64_t now_ns)
 
 enum broker_rc paper_submit(struct paper *pb, const struct broker_order *o, uint64_t now_ns)
 {
+	save(pb, pb, sizeof(*pb));
 	if (pb->n_free == 0) {
 		pb->st.full++;
 		return BROKER_FULL;
 	}
-	uint32_t slot = pb->free_slots[--pb->n_free];
+	uint32_t slot = pb->free_slots[pb->n_free - 1];
 	struct paper_order *po = &pb->orders[slot];
+	save(pb, po, sizeof(*po));
+	save(pb, &pb->open[pb->n_open], sizeof(pb->open[0]));
+	pb->n_free--;
 	memset(po, 0, sizeof(*po));
 	id_normalize(po->id, o->client_id);
 	po->symbol_id = o->symbol_id;
@@ -499,8 +517,10 @@ enum broker_rc paper_cancel(struct paper *pb, const char client_id[BROKER_ID_LEN
 		struct paper_order *o = &pb->orders[pb->open[i]];
 		if (memcmp(o->id, id, BROKER_ID_LEN) != 0)
 			continue;
-		if (o->cancel_ns == PAPER_NEVER)
+		if (o->cancel_ns == PAPER_NEVER) {
+			save(pb, &o->cancel_ns, sizeof(o->cancel_ns));
 			o->cancel_ns = add_sat(now_ns, pb->prm.latency_ns);
+		}
 		return BROKER_OK;
 	}
 	return BROKER_UNKNOWN;
@@ -508,6 +528,11 @@ enum broker_rc paper_cancel(struct paper *pb, const char client_id[BROKER_ID_LEN
 
 int paper_poll(struct paper *pb, uint64_t now_ns, struct broker_event *ev, int max)
 {
+	save(pb, pb, sizeof(*pb));
+	if (pb->n_open) {
+		save(pb, pb->open, (size_t)pb->n_open * sizeof(pb->open[0]));
+		save(pb, &pb->free_slots[pb->n_free], (size_t)pb->n_open * sizeof(pb->free_slots[0]));
+	}
 	if (now_ns < pb->last_now)
 		now_ns = pb->last_now;     /* the clock must not go backwards: hold it */
 	pb->last_now = now_ns;
@@ -519,6 +544,9 @@ int paper_poll(struct paper *pb, uint64_t now_ns, struct broker_event *ev, int m
 			break;
 		}
 		uint32_t slot = pb->open[i];
+		save(pb, &pb->orders[slot], sizeof(pb->orders[slot]));
+		save(pb, &pb->syms[pb->orders[slot].symbol_id <= pb->n_syms && pb->orders[slot].symbol_id ?
+				   pb->orders[slot].symbol_id - 1 : 0], sizeof(struct paper_sym));
 		if (!step(pb, &pb->orders[slot], now_ns)) {
 			i++;
 			continue;

@@ -87,6 +87,7 @@ struct paper_stats {
 	uint64_t canceled;
 	uint64_t expired;
 	uint64_t deferred;      /* polls that left orders for later (event queue short) */
+	uint64_t duplicate_ids; /* orders that arrived with an id seen before (REJECTED DUPLICATE_ID) */
 };
 
 struct paper;   /* opaque, in the caller's memory */
@@ -107,6 +108,20 @@ int paper_init(void *mem, size_t bytes, const struct paper_params *p,
 
 /* The paper broker in `mem` (after paper_init), or NULL if mem does not hold one. */
 struct paper *paper_from(void *mem);
+
+/* Re-attaches a paper broker living in shared memory (after paper_init,
+ * possibly by a process that has died since): points its internal arrays
+ * at this mapping and at market `m` and symtab `s`. With `undo` set, every
+ * operation saves what it changes in that log first (stages/undo.h), so a
+ * caller killed mid-operation can roll back to the state before it; the log
+ * must hold paper_undo_bytes() for one operation. Returns the broker or
+ * NULL when mem does not hold one for a market of m's capacity. */
+struct undo;
+struct paper *paper_attach(void *mem, size_t bytes, const struct market_table *m, const struct symtab *s,
+			   struct undo *undo);
+
+/* Undo-log bytes the largest single operation (a poll) can save. */
+size_t paper_undo_bytes(const struct paper_params *p);
 
 /* Fills *out with the operation table and this instance. */
 void paper_broker(struct paper *pb, struct broker *out);

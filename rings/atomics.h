@@ -30,6 +30,9 @@
  * the sequence word. */
 #define tp_fence_release()   atomic_thread_fence(memory_order_release)
 #define tp_fence_acquire()   atomic_thread_fence(memory_order_acquire)
+/* Compiler-only barrier: orders this thread's stores as a successor process
+ * that starts after this one died will see them (stages/undo.h). */
+#define signal_fence()       atomic_signal_fence(memory_order_seq_cst)
 
 /* Single-writer counter bump: the owner is the only writer, so a relaxed
  * load and store (no locked RMW) are enough; readers in other processes see

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MSG_ABI_VERSION 4
+#define MSG_ABI_VERSION 5
 
 /* Prices and quantities are fixed-point integers: value = mantissa * 10^-scale,
  * with the scale stored per symbol in the symbol table. Never floating point. */
@@ -324,5 +324,72 @@ _Static_assert(offsetof(struct msg_order, side) == 64, "msg_order.side offset");
 _Static_assert(offsetof(struct msg_order, tif) == 65, "msg_order.tif offset");
 _Static_assert(offsetof(struct msg_order, flags) == 66, "msg_order.flags offset");
 _Static_assert(offsetof(struct msg_order, pad) == 68, "msg_order.pad offset");
+
+/* ---- execution -> reconciliation (stages/execution.h) ---- */
+
+/* What a report says (msg_report.kind). 1..6 are the broker's event kinds
+ * (exec/broker.h enum broker_event_kind), with the same values. */
+enum report_kind {
+	REPORT_SUBMITTED = 0,    /* the order was handed to the broker: qty, limit, side, tif */
+	REPORT_ACCEPTED = 1,
+	REPORT_PARTIAL_FILL = 2,
+	REPORT_FILLED = 3,
+	REPORT_CANCELED = 4,
+	REPORT_REJECTED = 5,
+	REPORT_EXPIRED = 6,
+	REPORT_BROKER_POS = 7,   /* one entry of a snapshot of the broker's positions */
+	REPORT_KIND_MAX = 8,
+};
+
+#define REPORT_F_FLATTEN  (1u << 8)   /* an order execution sent to flatten a position */
+#define REPORT_F_LOCAL    (1u << 9)   /* decided by execution, not the broker (e.g. broker full) */
+#define REPORT_F_SNAP_END (1u << 10)  /* BROKER_POS: the last entry of its snapshot */
+
+/* An execution report (execution -> reconciliation on ring "report").
+ * Quantities are mantissas in the symbol's qty_scale, prices in its
+ * px_scale. Every field except the header's ticks is a function of the
+ * order stream and the broker's answers, so a replay reproduces it. */
+struct msg_report {
+	struct msg_hdr hdr;      /* symbol_id; ingress = the order's ingress */
+	uint64_t order_seq;      /* the order (client id = tp<pipeline>-<order_seq>); BROKER_POS: 0 */
+	uint64_t recv_ns;        /* receive time of the md event behind the order */
+	uint64_t broker_ns;      /* execution's clock at the event (data time in a replay) */
+	uint8_t kind;            /* enum report_kind */
+	uint8_t side;            /* 'B' / 'S' */
+	uint8_t tif;             /* enum order_tif */
+	uint8_t state;           /* order state after it (exec/orders.h enum order_state) */
+	uint16_t reason;         /* broker reason (exec/broker.h) or 0 */
+	uint16_t flags;          /* ORDER_F_* of the order | REPORT_F_* */
+	union {
+		struct {                 /* order reports */
+			qty_t qty;           /* order quantity */
+			px_t limit_px;
+			qty_t fill_qty;      /* fills: this fill */
+			px_t fill_px;
+			qty_t leaves_qty;
+			qty_t cum_qty;
+		};
+		struct {                 /* REPORT_BROKER_POS */
+			qty_t pos_qty;       /* the broker's signed position */
+			px_t pos_avg_px;
+			int64_t pos_realized_e8;
+			uint64_t pos_fills;
+			uint64_t snap_id;    /* snapshot number, from 1 */
+			uint32_t snap_count; /* entries in the snapshot (0: no symbol has fills) */
+			uint32_t snap_index; /* this entry, from 0 */
+		};
+	};
+};
+
+_Static_assert(sizeof(struct msg_report) == 112, "msg_report is 112 bytes");
+_Static_assert(offsetof(struct msg_report, order_seq) == 32, "msg_report.order_seq offset");
+_Static_assert(offsetof(struct msg_report, broker_ns) == 48, "msg_report.broker_ns offset");
+_Static_assert(offsetof(struct msg_report, kind) == 56, "msg_report.kind offset");
+_Static_assert(offsetof(struct msg_report, reason) == 60, "msg_report.reason offset");
+_Static_assert(offsetof(struct msg_report, flags) == 62, "msg_report.flags offset");
+_Static_assert(offsetof(struct msg_report, qty) == 64, "msg_report.qty offset");
+_Static_assert(offsetof(struct msg_report, cum_qty) == 104, "msg_report.cum_qty offset");
+_Static_assert(offsetof(struct msg_report, snap_id) == 96, "msg_report.snap_id offset");
+_Static_assert(offsetof(struct msg_report, snap_index) == 108, "msg_report.snap_index offset");
 
 #endif

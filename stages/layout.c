@@ -8,6 +8,7 @@
 
 #include "monitor/tsc.h"
 #include "stages/layout.h"
+#include "stages/reconcile.h"
 
 static const char *const hist_names[STATS_H_MAX] = { "queue", "service", "ingress", "t2t", "t2f" };
 
@@ -76,7 +77,7 @@ static int alloc_regions(struct layout *L, const struct tp_config *cfg, struct s
 		rc |= seg_alloc(s, name, SEG_KIND_STATS, sizeof(struct stats_block), &ls->stats_off);
 		if (snprintf(name, sizeof(name), "state.%s", ls->def->name) >= (int)sizeof(name))
 			return -ENAMETOOLONG;
-		rc |= seg_alloc(s, name, SEG_KIND_STATE, sizeof(struct stage_progress) + ls->state_bytes,
+		rc |= seg_alloc(s, name, SEG_KIND_STATE, sizeof(struct stage_progress) + ls->state_bytes + ls->undo_bytes,
 				&ls->state_off);
 		for (int h = 0; h < STATS_H_MAX; h++) {
 			if (h >= STATS_H_T2T && !(ls->def->extra_hists & (1u << h)))
@@ -279,6 +280,9 @@ int layout_plan(struct layout *L, const struct tp_config *cfg, const char *cfg_n
 		if (d->state_size && !L->stages[k].state_bytes)
 			return fail(err, errlen, "%s: feed: stage \"%s\" cannot size its state for these limits",
 				    cfg_name, d->name);
+		/* 8-byte aligned, so the undo log after the state is too. */
+		L->stages[k].state_bytes = (L->stages[k].state_bytes + 7) & ~(size_t)7;
+		L->stages[k].undo_bytes = d->undo_size ? d->undo_size(cfg) : 0;
 	}
 	if (alloc_regions(L, cfg, &plan))
 		return fail(err, errlen, "%s: a region name is too long for the segment directory", cfg_name);
@@ -373,6 +377,14 @@ int layout_create(const struct layout *L, const struct tp_config *cfg, struct se
 	c->supervisor_pid = (int32_t)getpid();
 	snprintf(c->audit_log, sizeof(c->audit_log), "%s", audit_log_abs ? audit_log_abs : "");
 	store_relaxed(&c->trading_state, TRADING_ACTIVE);
+	/* With reconciliation in the pipeline, positions are unconfirmed until
+	 * its first comparison with the broker: only reducing orders until then. */
+	for (int k = 0; k < L->n_stages; k++) {
+		if (L->stages[k].def == &reconcile_stage) {
+			store_relaxed(&c->trading_state, TRADING_REDUCING);
+			snprintf(c->reason, sizeof(c->reason), "%s", RECON_REDUCING_REASON);
+		}
+	}
 
 	/* The clock calibration every process of the pipeline adopts. */
 	s->hdr->clock_source = tsc_cal.source;

@@ -40,6 +40,7 @@ struct layout_stage {
 	int in_ring, out_ring;       /* indexes into rings[], -1 = none */
 	uint64_t stats_off, state_off;
 	size_t state_bytes;          /* the stage's own state (after its progress record) */
+	size_t undo_bytes;           /* its undo log, after the state (0 = none; stages/undo.h) */
 	uint64_t hist_off[STATS_H_MAX];
 };
 

@@ -1,8 +1,7 @@
 /* positions.h - the position table (position and PnL per symbol), in the segment
  *
- * One writer, reconciliation (not written yet: until it is, the table stays
- * all zeros and every reader sees flat positions); any number of readers
- * (sizing, risk, the monitor). Each entry is a seqlock-protected record, the
+ * One writer, reconciliation (stages/reconcile.h); any number of readers
+ * (sizing, risk, execution, the monitor, the run report). Each entry is a seqlock-protected record, the
  * same pattern as the market table (feed/market.h).
  *
  * The layout allocates it as "table.positions" (pos_bytes(feed.max_symbols)
@@ -44,11 +43,56 @@ _Static_assert(offsetof(struct pos_entry, update_tick) == 40, "pos_entry.update_
 struct pos_table {
 	uint32_t magic;
 	uint32_t capacity;               /* entries; index = symbol id - 1 */
-	uint8_t pad[120];
+	/* Totals over every symbol, one seqlock record (pos_summary_*). */
+	_Atomic uint32_t sum_seq;
+	uint32_t pad0;
+	_Atomic int64_t realized_e8;
+	_Atomic int64_t unrealized_e8;
+	_Atomic int64_t equity_peak_e8;      /* highest realized + unrealized seen */
+	_Atomic int64_t max_drawdown_e8;     /* largest fall from a peak (>= 0) */
+	_Atomic uint64_t fills;
+	_Atomic uint64_t open_positions;     /* symbols with qty != 0 */
+	uint8_t pad[128 - 64];
 	/* struct pos_entry entries[capacity]; */
 };
 
 _Static_assert(sizeof(struct pos_table) == 128, "position table header");
+
+/* A consistent copy of the totals. */
+struct pos_summary {
+	int64_t realized_e8;
+	int64_t unrealized_e8;
+	int64_t equity_peak_e8;
+	int64_t max_drawdown_e8;
+	uint64_t fills;
+	uint64_t open_positions;
+};
+
+static inline void pos_summary_write(struct pos_table *t, const struct pos_summary *v)
+{
+	uint32_t s = seqlock_write_begin(&t->sum_seq);
+	store_relaxed(&t->realized_e8, v->realized_e8);
+	store_relaxed(&t->unrealized_e8, v->unrealized_e8);
+	store_relaxed(&t->equity_peak_e8, v->equity_peak_e8);
+	store_relaxed(&t->max_drawdown_e8, v->max_drawdown_e8);
+	store_relaxed(&t->fills, v->fills);
+	store_relaxed(&t->open_positions, v->open_positions);
+	seqlock_write_end(&t->sum_seq, s);
+}
+
+static inline void pos_summary_read(const struct pos_table *t, struct pos_summary *out)
+{
+	uint32_t s;
+	do {
+		s = seqlock_read_begin(&t->sum_seq);
+		out->realized_e8 = load_relaxed(&t->realized_e8);
+		out->unrealized_e8 = load_relaxed(&t->unrealized_e8);
+		out->equity_peak_e8 = load_relaxed(&t->equity_peak_e8);
+		out->max_drawdown_e8 = load_relaxed(&t->max_drawdown_e8);
+		out->fills = load_relaxed(&t->fills);
+		out->open_positions = load_relaxed(&t->open_positions);
+	} while (seqlock_read_retry(&t->sum_seq, s));
+}
 
 /* A consistent copy of one entry. */
 struct pos_snap {

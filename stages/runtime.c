@@ -19,6 +19,8 @@ static inline void progress_commit(struct stage_ctx *c, uint64_t in_done, uint64
 {
 	struct stage_progress *p = c->prog;
 	uint32_t next = !load_relaxed(&p->cur);   /* only this process writes cur */
+	if (c->undo)
+		stage_save(c, &p->cur, sizeof(p->cur));   /* part of the unit (undo.h) */
 	p->rec[next].in_done = in_done;
 	p->rec[next].out_written = out_pos;
 	/* Release: the record (and the stage's state and output slots written
@@ -26,6 +28,8 @@ static inline void progress_commit(struct stage_ctx *c, uint64_t in_done, uint64
 	 * process reads cur with acquire in recover(). */
 	store_release(&p->cur, next);
 	c->in_done = in_done;
+	if (c->undo)
+		undo_commit(c->undo);               /* the unit is complete */
 }
 
 static inline uint64_t out_position(const struct stage_ctx *c)
@@ -60,6 +64,31 @@ static void finish(struct stage_ctx *c)
 	/* Release: everything this stage published is visible to a consumer
 	 * that sees DONE with acquire (upstream_done). */
 	store_release(&c->stats->state, STAGE_DONE);
+}
+
+/* A stage with work of its own (service) finishes when that work is done
+ * too; each call is one unit of work like a handled input. */
+static int run_service(struct stage_ctx *c, bool draining)
+{
+	if (c->def->out_kind == STAGE_IO_SLOT && c->out_reserved - c->out_pending < c->def->max_out_per_service) {
+		c->out_reserved = ring_reserve(&c->out, c->out_pending + c->def->max_out_per_service);
+		if (c->out_reserved - c->out_pending < c->def->max_out_per_service) {
+			counter_add(&c->stats->full_waits, 1);
+			c->blocked = true;
+			return 0;
+		}
+	}
+	c->cur_ingress = tsc_now();
+	int rc = c->def->service(c, draining);
+	if (c->undo || c->out_pending)
+		progress_commit(c, c->in_done, out_position(c));
+	publish(c);
+	return rc;
+}
+
+static bool service_done(struct stage_ctx *c)
+{
+	return !c->def->service || run_service(c, true) == STAGE_EOF;
 }
 
 /* Upstream finished and nothing is left in our input. */
@@ -104,7 +133,7 @@ static int service_slot(struct stage_ctx *c)
 {
 	uint32_t n = ring_peek(&c->in, c->batch), i;
 	if (!n) {
-		if (upstream_done(c))
+		if (upstream_done(c) && service_done(c))
 			finish(c);
 		return 0;
 	}
@@ -163,7 +192,7 @@ static int service_raw(struct stage_ctx *c)
 		bring_release(&c->in_raw);
 		counter_add(&c->stats->batches, 1);
 		store_relaxed(&c->stats->last_seq_in, c->in_done);
-	} else if (upstream_done(c)) {
+	} else if (upstream_done(c) && service_done(c)) {
 		finish(c);
 	}
 	return (int)i;
@@ -277,6 +306,16 @@ int runtime_open(struct runtime *rt, const struct layout *L, const struct seg *s
 			continue;
 		}
 		bool restarted = c->prog->started != 0;
+		if (ls->undo_bytes) {
+			c->undo = (struct undo *)((uint8_t *)c->state + ls->state_bytes);
+			if (!restarted) {
+				undo_init(c->undo, ls->undo_bytes);
+			} else if (undo_rollback(c->undo) < 0) {
+				snprintf(err, errlen, "stage %s: its undo log is damaged", c->def->name);
+				store_release(&c->stats->state, STAGE_FAILED);
+				return -EINVAL;
+			}
+		}
 		if (restarted)
 			recover(c);
 		c->prog->started = 1;
@@ -318,6 +357,10 @@ int runtime_step(struct runtime *rt)
 			moved += service_raw(c);
 		else
 			moved += service_slot(c);
+		if (c->def->service && !c->done) {
+			int w = run_service(c, false);
+			moved += w > 0 ? w : 0;
+		}
 	}
 	uint64_t now = tsc_now();
 	if (now >= rt->next_heartbeat) {
@@ -345,6 +388,8 @@ static bool runtime_ready(void *arg)
 		struct stage_ctx *c = &rt->ctx[i];
 		if (c->done)
 			continue;
+		if (c->want_service)
+			return true;
 		if (load_acquire(&c->ctl->stop_source) && !c->def->in_ring)
 			return true;
 		if (c->upstream && load_acquire(&c->upstream->state) == STAGE_DONE)

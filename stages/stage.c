@@ -1,6 +1,8 @@
 /* stage.c - the stage registry */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "feed/replay.h"
 #include "stages/arbitration.h"
@@ -9,6 +11,8 @@
 #include "stages/fvdump.h"
 #include "stages/gating.h"
 #include "stages/inference.h"
+#include "stages/execution.h"
+#include "stages/reconcile.h"
 #include "stages/risk.h"
 #include "stages/sizing.h"
 #include "stages/stage.h"
@@ -56,5 +60,17 @@ void stage_register_builtin(void)
 	stage_register(&gating_stage);
 	stage_register(&sizing_stage);
 	stage_register(&risk_stage);
+	stage_register(&execution_stage);
+	stage_register(&reconcile_stage);
 	/* The trading stages register here as they are added. */
+}
+
+void stage_save_overflow(struct stage_ctx *c, size_t len)
+{
+	/* The log was sized for the largest unit this stage can make; running
+	 * out means that bound is wrong. Stop before the unsaved change: the
+	 * restart rolls back what was saved and the unit is tried again. */
+	fprintf(stderr, "tickpipe: stage %s: undo log full (%zu bytes, %zu more needed); stopping\n",
+		c->def->name, (size_t)c->undo->cap, undo_cost(len));
+	_exit(3);
 }

@@ -33,6 +33,7 @@
 #include "rings/ring.h"
 #include "stages/control.h"
 #include "stages/stats.h"
+#include "stages/undo.h"
 
 #define STAGE_MAX     32
 #define STAGE_EOF     (-1)        /* poll(): the source is exhausted */
@@ -71,6 +72,21 @@ struct stage_def {
 	int (*poll)(struct stage_ctx *c, uint32_t budget);
 	void (*timer)(struct stage_ctx *c, uint64_t now_tick);
 	void (*fini)(struct stage_ctx *c);
+
+	/* Consumer stages with work of their own (polling a broker, flushing a
+	 * journal): called once per loop after the input, with room reserved
+	 * for max_out_per_service messages. Returns how much it did (> 0 keeps
+	 * the process awake), 0 when idle. Once the input is drained and the
+	 * upstream stage finished, it is called with draining = true until it
+	 * returns STAGE_EOF; only then does the stage finish. */
+	int (*service)(struct stage_ctx *c, bool draining);
+	uint32_t max_out_per_service;
+
+	/* Bytes of an undo log (stages/undo.h) kept after the state; when set,
+	 * every handle() and service() call is one all-or-nothing unit with the
+	 * progress record: the stage saves (stage_save) what it is about to
+	 * change, and a restart rolls back a unit its predecessor died in. */
+	size_t (*undo_size)(const struct tp_config *cfg);
 };
 
 /* Double-buffered progress record at the start of each state region. */
@@ -117,6 +133,8 @@ struct stage_ctx {
 	uint32_t out_reserved;          /* slots reserved on `out` */
 	uint32_t src_emitted;           /* records emitted in the current poll() */
 	uint64_t wake_tick;             /* source: poll() has nothing before this tick (paced replay) */
+	struct undo *undo;              /* def->undo_size: the stage's undo log, else NULL */
+	bool want_service;              /* set by the stage: service() has work without new input */
 	bool done;
 	bool blocked;                   /* waiting for output space */
 };
@@ -185,6 +203,18 @@ static inline void stage_emit_raw_done(struct stage_ctx *c, struct msg_raw *r, u
 	r->len = len;
 	bring_advance(&c->out_raw, (uint32_t)sizeof(struct msg_raw) + len);
 	c->src_emitted++;
+}
+
+/* Saves `len` bytes at p in the stage's undo log before the stage changes
+ * them (no-op for a stage without one). The log is sized for the largest
+ * unit; running out is a bug: the process stops and its restart rolls the
+ * unit back. */
+void stage_save_overflow(struct stage_ctx *c, size_t len) __attribute__((noreturn, cold));
+
+static inline void stage_save(struct stage_ctx *c, const void *p, size_t len)
+{
+	if (c->undo && tp_unlikely(undo_save(c->undo, p, len) != 0))
+		stage_save_overflow(c, len);
 }
 
 /* Trading state as last published in the control block. */

@@ -288,6 +288,59 @@ static void check_heartbeats(struct sup *s)
 
 /* ---- the report ---- */
 
+static const struct stats_block *stage_named(const struct sup *s, const char *name)
+{
+	for (int k = 0; k < s->L.n_stages; k++) {
+		const struct stats_block *st = layout_stats(&s->L, &s->seg, k);
+		if (strcmp(st->name, name) == 0)
+			return st;
+	}
+	return NULL;
+}
+
+static uint64_t reason_count(const struct stats_block *st, const char *reason)
+{
+	for (uint32_t r = 0; st && r < st->n_reasons; r++)
+		if (strcmp(st->reason_name[r], reason) == 0)
+			return load_relaxed(&st->reason[r]);
+	return 0;
+}
+
+static const struct hdr *stage_hist(const struct sup *s, const struct stats_block *st, int h)
+{
+	return st && st->hist_off[h] ? seg_ptr(&s->seg, st->hist_off[h]) : NULL;
+}
+
+/* What a run ends with: the report's top-level numbers. */
+struct run_summary {
+	uint64_t orders_sent, fills, rejects, source_msgs;
+	double duration_s;
+	struct pos_summary pnl;
+	const struct hdr *t2t, *t2f;
+};
+
+static void summarize(const struct sup *s, struct run_summary *r)
+{
+	const struct stats_block *ex = stage_named(s, "execution"), *rc = stage_named(s, "reconciliation");
+	memset(r, 0, sizeof(*r));
+	r->orders_sent = reason_count(ex, "submitted");
+	r->rejects = reason_count(ex, "rejected");
+	r->fills = reason_count(rc, "fill");
+	r->source_msgs = s->L.n_stages ? load_relaxed(&layout_stats(&s->L, &s->seg, 0)->msgs_out) : 0;
+	r->duration_s = (double)(mono_ns() - s->started_ns) / 1e9;
+	pos_summary_read(seg_ptr(&s->seg, s->L.positions_off), &r->pnl);
+	r->t2t = stage_hist(s, ex, STATS_H_T2T);
+	r->t2f = stage_hist(s, rc, STATS_H_T2F);
+}
+
+static double pow10_of(unsigned n)
+{
+	double v = 1;
+	while (n--)
+		v *= 10;
+	return v;
+}
+
 static void add_hist(cJSON *obj, const char *key, const struct hdr *h)
 {
 	cJSON *o = cJSON_AddObjectToObject(obj, key);
@@ -300,18 +353,45 @@ static void add_hist(cJSON *obj, const char *key, const struct hdr *h)
 	cJSON_AddNumberToObject(o, "mean", hdr_mean(h));
 }
 
+/* Every symbol with a position or a fill, as {name: qty in units}. */
+static void add_positions(const struct sup *s, cJSON *root)
+{
+	const struct pos_table *pt = seg_ptr(&s->seg, s->L.positions_off);
+	const struct symtab *sy = seg_ptr(&s->seg, s->L.symtab_off);
+	cJSON *o = cJSON_AddObjectToObject(root, "positions");
+	for (uint32_t id = 1; id <= pt->capacity && id <= symtab_count(sy); id++) {
+		struct pos_snap p;
+		const struct sym_entry *se = symtab_get(sy, id);
+		if (pos_read(pt, id, &p) || !se || (p.qty == 0 && p.fills == 0))
+			continue;
+		cJSON_AddNumberToObject(o, se->name, (double)p.qty / pow10_of(se->qty_scale));
+	}
+}
+
 static int write_report(struct sup *s, const char *path, int status)
 {
 	static const char *const hist_keys[STATS_H_MAX] = { "queue_wait_ns", "service_ns", "since_ingress_ns",
 							    "tick_to_trade_ns", "tick_to_fill_ns" };
+	struct run_summary r;
+	summarize(s, &r);
 	cJSON *root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "pipeline", s->cfg->pipeline.name);
 	cJSON_AddStringToObject(root, "segment", s->cfg->segment.name);
 	cJSON_AddStringToObject(root, "mode", s->L.inline_mode ? "inline" : "processes");
 	cJSON_AddNumberToObject(root, "exit_status", status);
-	cJSON_AddNumberToObject(root, "duration_s", (double)(mono_ns() - s->started_ns) / 1e9);
+	cJSON_AddNumberToObject(root, "duration_s", r.duration_s);
 	cJSON_AddStringToObject(root, "trading_state", trading_state_name(control_trading_state(s->ctl)));
 	cJSON_AddStringToObject(root, "clock", tsc_source_name(tsc_cal.source));
+	cJSON_AddNumberToObject(root, "orders_sent", (double)r.orders_sent);
+	cJSON_AddNumberToObject(root, "fills", (double)r.fills);
+	cJSON_AddNumberToObject(root, "rejects", (double)r.rejects);
+	add_positions(s, root);
+	cJSON *pnl = cJSON_AddObjectToObject(root, "pnl");
+	cJSON_AddNumberToObject(pnl, "realized", (double)r.pnl.realized_e8 / 1e8);
+	cJSON_AddNumberToObject(pnl, "unrealized", (double)r.pnl.unrealized_e8 / 1e8);
+	cJSON_AddNumberToObject(pnl, "max_drawdown", (double)r.pnl.max_drawdown_e8 / 1e8);
+	cJSON_AddNumberToObject(root, "throughput_msgs_per_sec", r.duration_s > 0 ? (double)r.source_msgs / r.duration_s : 0);
+	cJSON *lat = cJSON_AddObjectToObject(root, "latency_ns");
 	cJSON *stages = cJSON_AddArrayToObject(root, "stages");
 	for (int k = 0; k < s->L.n_stages; k++) {
 		const struct stats_block *st = layout_stats(&s->L, &s->seg, k);
@@ -319,22 +399,30 @@ static int write_report(struct sup *s, const char *path, int status)
 		cJSON_AddStringToObject(o, "name", st->name);
 		cJSON_AddStringToObject(o, "process", st->process);
 		cJSON_AddStringToObject(o, "state", stage_state_name(load_acquire(&st->state)));
-		cJSON_AddNumberToObject(o, "msgs_in", (double)load_relaxed(&st->msgs_in));
-		cJSON_AddNumberToObject(o, "msgs_out", (double)load_relaxed(&st->msgs_out));
+		cJSON_AddNumberToObject(o, "in", (double)load_relaxed(&st->msgs_in));
+		cJSON_AddNumberToObject(o, "out", (double)load_relaxed(&st->msgs_out));
 		cJSON_AddNumberToObject(o, "errors", (double)load_relaxed(&st->errors));
 		cJSON_AddNumberToObject(o, "drops", (double)load_relaxed(&st->drops));
 		cJSON_AddNumberToObject(o, "full_waits", (double)load_relaxed(&st->full_waits));
 		cJSON_AddNumberToObject(o, "skipped_after_restart", (double)load_relaxed(&st->skipped_dup));
 		cJSON_AddNumberToObject(o, "restarts", (double)load_relaxed(&st->restarts));
 		cJSON *reasons = cJSON_AddObjectToObject(o, "reasons");
-		for (uint32_t r = 0; r < st->n_reasons; r++)
-			cJSON_AddNumberToObject(reasons, st->reason_name[r], (double)load_relaxed(&st->reason[r]));
-		cJSON *lat = cJSON_AddObjectToObject(o, "latency");
+		for (uint32_t q = 0; q < st->n_reasons; q++)
+			cJSON_AddNumberToObject(reasons, st->reason_name[q], (double)load_relaxed(&st->reason[q]));
+		cJSON *sl = cJSON_AddObjectToObject(o, "latency");
 		for (int h = 0; h < STATS_H_MAX; h++)
 			if (st->hist_off[h])
-				add_hist(lat, hist_keys[h], seg_ptr(&s->seg, st->hist_off[h]));
+				add_hist(sl, hist_keys[h], seg_ptr(&s->seg, st->hist_off[h]));
 		cJSON_AddItemToArray(stages, o);
+		/* latency_ns: each stage's service time, per message. */
+		const struct hdr *sv = stage_hist(s, st, STATS_H_SERVICE);
+		if (sv && hdr_total(sv))
+			add_hist(lat, st->name, sv);
 	}
+	if (r.t2t && hdr_total(r.t2t))
+		add_hist(lat, "tick_to_trade", r.t2t);
+	if (r.t2f && hdr_total(r.t2f))
+		add_hist(lat, "tick_to_fill", r.t2f);
 	char *text = cJSON_Print(root);
 	cJSON_Delete(root);
 	if (!text)
@@ -349,6 +437,56 @@ static int write_report(struct sup *s, const char *path, int status)
 	if (rc)
 		fprintf(stderr, "tickpipe: cannot write the run report %s: %s\n", path, strerror(-rc));
 	return rc;
+}
+
+static void print_lat_row(const char *name, uint64_t in, uint64_t out, uint64_t errors, const struct hdr *h)
+{
+	if (h && hdr_total(h))
+		printf("  %-16s %10" PRIu64 " %10" PRIu64 " %7" PRIu64 " %10" PRId64 " %10" PRId64 " %10" PRId64 " %11" PRId64 "\n",
+		       name, in, out, errors, hdr_value_at_percentile(h, 50), hdr_value_at_percentile(h, 99),
+		       hdr_value_at_percentile(h, 99.9), hdr_max(h));
+	else
+		printf("  %-16s %10" PRIu64 " %10" PRIu64 " %7" PRIu64 " %10s %10s %10s %11s\n", name, in, out, errors,
+		       "-", "-", "-", "-");
+}
+
+/* The report's summary as a table on stdout. */
+static void print_summary(const struct sup *s)
+{
+	struct run_summary r;
+	summarize(s, &r);
+	printf("\n  %-16s %10s %10s %7s %10s %10s %10s %11s\n", "stage", "in", "out", "errors", "p50 ns", "p99 ns",
+	       "p99.9 ns", "max ns");
+	for (int k = 0; k < s->L.n_stages; k++) {
+		const struct stats_block *st = layout_stats(&s->L, &s->seg, k);
+		print_lat_row(st->name, load_relaxed(&st->msgs_in), load_relaxed(&st->msgs_out),
+			      load_relaxed(&st->errors), stage_hist(s, st, STATS_H_SERVICE));
+	}
+	if (r.t2t && hdr_total(r.t2t))
+		print_lat_row("tick_to_trade", r.orders_sent, 0, 0, r.t2t);
+	if (r.t2f && hdr_total(r.t2f))
+		print_lat_row("tick_to_fill", r.fills, 0, 0, r.t2f);
+	printf("  (per stage: service time per message; tick_to_trade: ingress -> order handed to the broker)\n\n");
+	printf("  orders sent %" PRIu64 ", fills %" PRIu64 ", rejects %" PRIu64 "; trading %s\n", r.orders_sent, r.fills,
+	       r.rejects, trading_state_name(control_trading_state(s->ctl)));
+	const struct pos_table *pt = seg_ptr(&s->seg, s->L.positions_off);
+	const struct symtab *sy = seg_ptr(&s->seg, s->L.symtab_off);
+	int shown = 0;
+	for (uint32_t id = 1; id <= pt->capacity && id <= symtab_count(sy); id++) {
+		struct pos_snap p;
+		const struct sym_entry *se = symtab_get(sy, id);
+		if (pos_read(pt, id, &p) || !se || (p.qty == 0 && p.fills == 0))
+			continue;
+		printf("%s %s %.*f", shown++ ? "," : "  positions:", se->name, (int)se->qty_scale,
+		       (double)p.qty / pow10_of(se->qty_scale));
+	}
+	if (shown)
+		printf("\n");
+	printf("  pnl: realized %.2f, unrealized %.2f, max drawdown %.2f\n", (double)r.pnl.realized_e8 / 1e8,
+	       (double)r.pnl.unrealized_e8 / 1e8, (double)r.pnl.max_drawdown_e8 / 1e8);
+	printf("  throughput: %.0f msgs/s (%" PRIu64 " messages in %.3f s)\n\n",
+	       r.duration_s > 0 ? (double)r.source_msgs / r.duration_s : 0, r.source_msgs, r.duration_s);
+	fflush(stdout);
 }
 
 /* ---- the run ---- */
@@ -375,6 +513,8 @@ static int finish_run(struct sup *s, int status)
 	const char *report = s->o->report ? s->o->report : s->cfg->supervisor.report;
 	if (report && *report && write_report(s, report, status) && !status)
 		status = 1;
+	if (!s->o->quiet && s->L.n_stages)
+		print_summary(s);
 	if (!s->o->quiet && s->L.n_stages) {
 		const struct stats_block *first = layout_stats(&s->L, &s->seg, 0);
 		const struct stats_block *last = layout_stats(&s->L, &s->seg, s->L.n_stages - 1);

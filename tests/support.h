@@ -11,34 +11,10 @@
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
 #define TSUP_TSAN 1
-struct tp_config;
-
-/* Runs the supervisor on `cfg` in a forked child, as `tickpipe run --keep-segment
- * --quiet` would, and returns its pid (tsup_wait gives its exit status). */
-pid_t tsup_start(const struct tp_config *cfg);
-/* The same, waiting for a clean exit (status 0 asserted). */
-void tsup_run(const struct tp_config *cfg);
-
 #endif
-struct tp_config;
-
-/* Runs the supervisor on `cfg` in a forked child, as `tickpipe run --keep-segment
- * --quiet` would, and returns its pid (tsup_wait gives its exit status). */
-pid_t tsup_start(const struct tp_config *cfg);
-/* The same, waiting for a clean exit (status 0 asserted). */
-void tsup_run(const struct tp_config *cfg);
-
 #endif
 #ifndef TSUP_TSAN
 #define TSUP_TSAN 0
-struct tp_config;
-
-/* Runs the supervisor on `cfg` in a forked child, as `tickpipe run --keep-segment
- * --quiet` would, and returns its pid (tsup_wait gives its exit status). */
-pid_t tsup_start(const struct tp_config *cfg);
-/* The same, waiting for a clean exit (status 0 asserted). */
-void tsup_run(const struct tp_config *cfg);
-
 #endif
 
 /* A zeroed MAP_SHARED anonymous mapping that forked children share. Aborts on failure. */

@@ -96,7 +96,7 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown top-level key",
 	  "{" BASE ",'pipline':{}}", 0, 0,
 	  NAME ": pipline: unknown key (expected one of: pipeline, segment, clock, "
-	  "histograms, rings, processes, mode, monitor, supervisor, feed, replay, features, inference, arbitration, gating, sizing, risk)" },
+	  "histograms, rings, processes, mode, monitor, supervisor, feed, replay, features, inference, arbitration, gating, sizing, risk, execution, paper, reconciliation)" },
 	{ "supervisor batch out of range",
 	  "{" PIPE ",'segment':{'name':'s'}," PROC ",'supervisor':{'batch':0}}", 0, 0,
 	  NAME ": supervisor.batch: expected an integer 1..1024, got 0" },
@@ -744,13 +744,17 @@ static void test_demo_json(void **state)
 	assert_int_equal(cfg.n_processes, 2);
 	assert_int_equal(cfg.processes[0].cpu, 0);
 	assert_int_equal(cfg.processes[0].wait, CONFIG_WAIT_BLOCK);
-	assert_int_equal(cfg.processes[0].n_stages, 5);
-	assert_string_equal(cfg.processes[0].stages[0], "decode");
-	assert_string_equal(cfg.processes[0].stages[4], "gating");
+	assert_int_equal(cfg.processes[0].n_stages, 6);
+	assert_string_equal(cfg.processes[0].stages[0], "replay");
+	assert_string_equal(cfg.processes[0].stages[5], "gating");
 	assert_int_equal(cfg.processes[1].cpu, 1);
 	assert_int_equal(cfg.processes[1].n_stages, 4);
 	assert_string_equal(cfg.processes[1].stages[0], "sizing");
 	assert_string_equal(cfg.processes[1].stages[3], "reconciliation");
+	assert_int_equal(cfg.execution.broker, CONFIG_BROKER_PAPER);
+	assert_int_equal(cfg.paper.latency_us, 500);
+	assert_string_equal(cfg.reconciliation.journal, "build/demo/journal.tpj");
+	assert_int_equal(cfg.reconciliation.policy, CONFIG_RECON_HALT);
 	assert_true(cfg.monitor.enabled);
 	assert_int_equal(cfg.monitor.listen_port, 9464);
 }

@@ -363,9 +363,9 @@ static void test_table_setup(void **state)
 
 	assert_int_equal(orders_bytes(0), 0);
 	assert_int_equal(orders_bytes(ORDERS_MAX + 1), 0);
-	assert_int_equal(orders_bytes(1), 64 + 2 * 96);
-	assert_int_equal(orders_bytes(3), 64 + 8 * 96);
-	assert_int_equal(orders_bytes(4), 64 + 8 * 96);
+	assert_int_equal(orders_bytes(1), 64 + 2 * sizeof(struct order));
+	assert_int_equal(orders_bytes(3), 64 + 8 * sizeof(struct order));
+	assert_int_equal(orders_bytes(4), 64 + 8 * sizeof(struct order));
 	t = mk_table(4, 9, &bytes);
 	assert_int_equal(t->nslots, 8);
 	assert_int_equal(orders_init(t, bytes - 1, 4, 9), -EINVAL);

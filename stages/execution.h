@@ -1,0 +1,69 @@
+/* execution.h - the execution stage: orders in, broker, execution reports out
+ *
+ * Consumes risk-approved orders (ring "order") and produces execution
+ * reports (ring "report") for reconciliation. It owns the order table
+ * (exec/orders.h) and the broker adapter (exec/broker.h; the paper broker
+ * now), both in its state region, so a restarted process carries on with
+ * the same orders and the same broker.
+ *
+ * handle(order): the order goes into the table (NEW), to the broker
+ *   (client id tp<pipeline.id>-<order_seq>), and becomes SUBMITTED; one
+ *   REPORT_SUBMITTED carries it to reconciliation. A broker that is full
+ *   (BROKER_FULL) closes it locally: CANCELED with REPORT_F_LOCAL.
+ * service(): polls the broker and applies each event to its order (illegal
+ *   transitions are refused and counted), one report per applied event;
+ *   cancels orders older than execution.cancel_timeout_ms; acts on the
+ *   operator's flatten (cancel every open order, then send an IOC order
+ *   against each of the broker's positions, crossing the book by
+ *   flatten_offset_bps); every snapshot_ms sends a snapshot of the broker's
+ *   positions (REPORT_BROKER_POS entries) right after a poll that drained the
+ *   broker's events, so it agrees with the reports before it; forgets final
+ *   orders after linger_ms. Draining (end of input): cancels what is open,
+ *   keeps polling until every order is final, sends a last snapshot, then
+ *   finishes.
+ *
+ * Exactly once. Every handle() and service() is one unit with the undo log
+ * (stages/undo.h): the order table, the paper broker and this state either
+ * move together with the progress record or not at all, so a kill -9 at any
+ * instruction neither loses a report nor sends an order twice: the broker
+ * never sees a client id twice.
+ *
+ * Clock. Execution's clock (broker time) is the newest receive time it has
+ * seen: of the orders it handles and of the market entries of the symbols
+ * it has open orders in. In a replay it is the capture's time, so paper
+ * latency, timeouts and snapshots are in market time and a replay is
+ * reproducible; after the end of data it advances drain_step_ms per loop.
+ *
+ * Orders execution originates (flatten) take order_seq EXEC_SEQ_FLATTEN + n,
+ * a range risk's counter never reaches.
+ */
+#ifndef TP_EXECUTION_H
+#define TP_EXECUTION_H
+
+#include "stages/stage.h"
+
+#define EXEC_SEQ_FLATTEN (1ULL << 62)
+
+extern const struct stage_def execution_stage;
+
+enum exec_reason {
+	EXEC_R_SUBMITTED = 0,    /* orders handed to the broker */
+	EXEC_R_BROKER_FULL,      /* closed locally: the broker took no more */
+	EXEC_R_ACCEPTED,
+	EXEC_R_PARTIAL,
+	EXEC_R_FILLED,
+	EXEC_R_CANCELED,
+	EXEC_R_REJECTED,
+	EXEC_R_EXPIRED,
+	EXEC_R_ILLEGAL,          /* broker event refused by the state machine */
+	EXEC_R_UNKNOWN,          /* broker event for no order of ours */
+	EXEC_R_TIMEOUT,          /* cancels sent for age */
+	EXEC_R_FLATTEN,          /* flatten commands acted on */
+	EXEC_R_FLATTEN_ORDER,    /* orders sent to flatten */
+	EXEC_R_DUPLICATE,        /* an order_seq already in the table */
+	EXEC_R_BAD_ORDER,        /* not an order, or malformed */
+	EXEC_R_SNAPSHOT,         /* broker position snapshots sent */
+	EXEC_R_MAX,
+};
+
+#endif
