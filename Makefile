@@ -2,6 +2,7 @@
 #
 #   make                      build/tickpipe
 #   make test                 build and run every test; non-zero exit on any failure
+#   make demo                 replay the bundled Coinbase capture through all nine stages
 #   make bench                build and run the benchmarks (perf/)
 #   make SAN=address,undefined test   sanitizer build in build-address-undefined/
 #   make SAN=thread test-rings        ring/concurrency tests under TSan
@@ -81,7 +82,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer-no-link,addr
                 -fno-sanitize-recover=all -Wall -Wextra -Werror
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
 
-.PHONY: all test test-rings bench clean deps fuzz
+.PHONY: all test test-rings bench demo clean deps fuzz
 all: $(BUILD)/tickpipe $(BUILD)/tickpipe-bench
 
 deps: $(DEPS_OK)
@@ -126,6 +127,20 @@ test: $(TESTS) $(BUILD)/tickpipe $(BUILD)/tickpipe-bench
 test-rings: $(RING_TESTS)
 	$(Q)set -e; for t in $(RING_TESTS); do \
 		printf '== %s\n' "$$t"; TP_BUILD=$(BUILD) $$t; done
+
+# The demo: the bundled real capture (config/demo/) imported once, then
+# replayed through config/demo.json (grouped on cpus 0 and 1, paper broker,
+# a fresh journal each time); the run report is printed and written to
+# build/demo/report.json.
+DEMO_WS  := config/demo/coinbase_l2_ticker_2021-04-17.part1.ws
+DEMO_CAP := build/demo/coinbase.cap
+
+$(DEMO_CAP): $(DEMO_WS) | $(BUILD)/tickpipe
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BUILD)/tickpipe import coinbase $(DEMO_WS) -o $@
+
+demo: $(BUILD)/tickpipe $(DEMO_CAP)
+	$(Q)$(BUILD)/tickpipe run config/demo.json --replace-stale
 
 bench: $(BUILD)/tickpipe $(BUILD)/tickpipe-bench
 	$(Q)$(BUILD)/tickpipe bench ring

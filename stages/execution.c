@@ -173,6 +173,25 @@ static void open_del(struct stage_ctx *c, uint32_t sym)
 	}
 }
 
+/* ---- exposure (stages/exposure.h): what risk adds to the positions ---- */
+
+/* Moves order o's side of the exposure table from what it was before an
+ * event (open_before, leaves_before) to what it is now. */
+static void expo_move(struct stage_ctx *c, const struct order *o, bool open_before, qty_t leaves_before)
+{
+	struct expo_table *t = c->exposure;
+	if (!t || o->symbol_id == 0 || o->symbol_id > t->capacity)
+		return;
+	bool open_after = o->state != ORDERS_NEW && !orders_state_final(o->state);
+	qty_t d = (open_after ? o->qty - o->cum_qty : 0) - (open_before ? leaves_before : 0);
+	int32_t dn = (int32_t)open_after - (int32_t)open_before;
+	if (d == 0 && dn == 0)
+		return;
+	stage_save(c, expo_entry(t, o->symbol_id), sizeof(struct expo_entry));
+	stage_save(c, &t->open_orders, sizeof(t->open_orders));
+	expo_add(t, o->symbol_id, o->side == 'B' ? d : 0, o->side == 'S' ? d : 0, dn);
+}
+
 /* ---- reports ---- */
 
 static struct msg_report *report_of(struct stage_ctx *c, const struct order *o, uint8_t kind)
@@ -254,6 +273,7 @@ static int send_order(struct stage_ctx *c, const struct msg_order *m)
 	}
 	orders_apply(o, ORDERS_EV_SUBMIT, 0, 0, st->clock_ns);
 	open_add(c, o->symbol_id);
+	expo_move(c, o, false, 0);
 	struct msg_report *r = report_of(c, o, REPORT_SUBMITTED);
 	if (r)
 		r->flags |= (uint16_t)(m->flags & 0xff);
@@ -326,6 +346,10 @@ static int exec_handle(struct stage_ctx *c, const struct msg_hdr *h, uint32_t le
 	stage_save(c, V.st, sizeof(*V.st));
 	if (m->recv_ns > V.st->clock_ns)
 		V.st->clock_ns = m->recv_ns;
+	if (c->exposure && m->hdr.symbol_id >= 1 && m->hdr.symbol_id <= c->exposure->capacity) {
+		stage_save(c, expo_entry(c->exposure, m->hdr.symbol_id), sizeof(struct expo_entry));
+		expo_taken(c->exposure, m->hdr.symbol_id, m->side, m->qty);
+	}
 	return send_order(c, m);
 }
 
@@ -355,12 +379,14 @@ static bool poll_broker(struct stage_ctx *c)
 			continue;
 		}
 		stage_save(c, o, sizeof(*o));
-		int was_final = orders_state_final(o->state);
+		int was = o->state, was_final = orders_state_final(was);
+		qty_t leaves = o->qty - o->cum_qty;
 		int rc = orders_apply(o, ek, e->fill_qty, e->fill_px, st->clock_ns);
 		if (rc < 0) {
 			stats_reason(c->stats, EXEC_R_ILLEGAL);
 			continue;
 		}
+		expo_move(c, o, was != ORDERS_NEW && !was_final, leaves);
 		if (!was_final && orders_state_final(rc))
 			open_del(c, o->symbol_id);
 		struct msg_report *r = report_of(c, o, e->kind);

@@ -53,6 +53,7 @@ static int alloc_regions(struct layout *L, const struct tp_config *cfg, struct s
 	rc |= seg_alloc(s, "table.symbols", SEG_KIND_TABLE, L->symtab_bytes, &L->symtab_off);
 	rc |= seg_alloc(s, "table.market", SEG_KIND_TABLE, L->market_bytes, &L->market_off);
 	rc |= seg_alloc(s, "table.positions", SEG_KIND_TABLE, L->positions_bytes, &L->positions_off);
+	rc |= seg_alloc(s, "table.exposure", SEG_KIND_TABLE, L->exposure_bytes, &L->exposure_off);
 	for (int p = 0; p < L->n_procs; p++) {
 		if (snprintf(name, sizeof(name), "bell.%s", L->inline_mode ? "inline" : cfg->processes[p].name) >= (int)sizeof(name))
 			return -ENAMETOOLONG;
@@ -274,6 +275,7 @@ int layout_plan(struct layout *L, const struct tp_config *cfg, const char *cfg_n
 	L->symtab_bytes = symtab_bytes(cfg->feed.max_symbols);
 	L->market_bytes = market_bytes(cfg->feed.max_symbols);
 	L->positions_bytes = pos_bytes(cfg->feed.max_symbols);
+	L->exposure_bytes = expo_bytes(cfg->feed.max_symbols);
 	for (int k = 0; k < L->n_stages; k++) {
 		const struct stage_def *d = L->stages[k].def;
 		L->stages[k].state_bytes = d->state_size ? d->state_size(cfg) : d->state_bytes;
@@ -366,6 +368,7 @@ int layout_create(const struct layout *L, const struct tp_config *cfg, struct se
 	rc = symtab_init(seg_ptr(s, L->symtab_off), L->symtab_bytes, cfg->feed.max_symbols);
 	rc |= market_init(seg_ptr(s, L->market_off), L->market_bytes, cfg->feed.max_symbols);
 	rc |= pos_init(seg_ptr(s, L->positions_off), L->positions_bytes, cfg->feed.max_symbols);
+	rc |= expo_init(seg_ptr(s, L->exposure_off), L->exposure_bytes, cfg->feed.max_symbols);
 	if (rc) {
 		snprintf(err, errlen, "segment %s: cannot lay out the symbol, market and position tables", cfg->segment.name);
 		seg_detach(s);

@@ -7,7 +7,7 @@
  * segment and initialises the regions at those offsets.
  *
  * Regions, by name in the segment directory: "control", "table.symbols",
- * "table.market", "table.positions", "bell.<process>",
+ * "table.market", "table.positions", "table.exposure", "bell.<process>",
  * "ring.<ring>" (+ ".data"), "stats.<stage>", "state.<stage>",
  * "hist.<stage>.<queue|service|ingress|t2t|t2f>".
  */
@@ -57,8 +57,8 @@ struct layout {
 	struct layout_ring rings[STAGE_MAX];
 	struct layout_proc procs[CONFIG_MAX_PROCESSES];
 	uint64_t control_off;
-	uint64_t symtab_off, market_off, positions_off;  /* the tables every stage may read */
-	size_t symtab_bytes, market_bytes, positions_bytes;
+	uint64_t symtab_off, market_off, positions_off, exposure_off;  /* the tables every stage may read */
+	size_t symtab_bytes, market_bytes, positions_bytes, exposure_bytes;
 	uint64_t size;
 	uint64_t hash;
 	size_t hist_bytes;

@@ -209,10 +209,17 @@ static int risk_handle(struct stage_ctx *c, const struct msg_hdr *msg, uint32_t 
 	struct pos_snap pos = { 0 };
 	if (c->positions)
 		pos_read(c->positions, id, &pos);
+	/* Orders already at the broker count as if filled (stages/exposure.h). */
+	struct expo_snap ex;
+	expo_read(c->exposure, id, &ex);
 	int64_t s = in->side == 'B' ? 1 : -1;
 	qty_t qty = in->qty;
 	px_t lim = in->limit_px;
-	bool reduces = (pos.qty > 0 && s < 0 && qty <= pos.qty) || (pos.qty < 0 && s > 0 && qty <= -pos.qty);
+	/* ... and so do the orders sent that execution has not taken yet. */
+	qty_t in_flight = s > 0 ? sym->sent_buy - ex.taken_buy : sym->sent_sell - ex.taken_sell;
+	qty_t same_side = (s > 0 ? ex.buy_qty : ex.sell_qty) + (in_flight > 0 ? in_flight : 0);
+	bool reduces = (pos.qty > 0 && s < 0 && qty + same_side <= pos.qty) ||
+		       (pos.qty < 0 && s > 0 && qty + same_side <= -pos.qty);
 	uint32_t ts = c->ctl ? control_trading_state(c->ctl) : TRADING_HALTED;
 	if (ts != TRADING_ACTIVE && ts != TRADING_REDUCING)
 		return risk_deny(c, st, msg->seq, RISK_R_HALTED);
@@ -230,7 +237,9 @@ static int risk_handle(struct stage_ctx *c, const struct msg_hdr *msg, uint32_t 
 	if ((dev < 0 ? -dev : dev) * 10000000 > (__int128)r->collar_bps_milli * two_mid)
 		return risk_deny(c, st, msg->seq, RISK_R_COLLAR);
 	__int128 after = (__int128)pos.qty + s * (__int128)qty;
-	if ((after < 0 ? -after : after) > e8_to_qty(r->max_position_e8, qs))
+	__int128 worst = after + s * (__int128)same_side;
+	if ((after < 0 ? -after : after) > e8_to_qty(r->max_position_e8, qs) ||
+	    (worst < 0 ? -worst : worst) > e8_to_qty(r->max_position_e8, qs))
 		return risk_deny(c, st, msg->seq, RISK_R_MAX_POSITION);
 	double mark = ((double)q.bid_px + (double)q.ask_px) / 2 / (double)px_pow10[ps];
 	double qpow = (double)px_pow10[qs];
@@ -247,6 +256,10 @@ static int risk_handle(struct stage_ctx *c, const struct msg_hdr *msg, uint32_t 
 		return risk_deny(c, st, msg->seq, RISK_R_DUPLICATE);
 	if (st->cooldown_ticks && pos.fills > 0 && within(now, pos.update_tick, st->cooldown_ticks))
 		return risk_deny(c, st, msg->seq, RISK_R_COOLDOWN);
+	/* Open orders: those execution holds at the broker, and - for the ones
+	 * still on their way to it - those sent within open_order_ms. */
+	if (c->exposure && load_relaxed(&c->exposure->open_orders) >= r->max_open_orders)
+		return risk_deny(c, st, msg->seq, RISK_R_OPEN_ORDERS);
 	if (st->sent >= r->max_open_orders &&
 	    within(now, st->sent_tick[(st->sent - r->max_open_orders) % CONFIG_RISK_OPEN_MAX], st->open_ticks))
 		return risk_deny(c, st, msg->seq, RISK_R_OPEN_ORDERS);
@@ -289,6 +302,10 @@ static int risk_handle(struct stage_ctx *c, const struct msg_hdr *msg, uint32_t 
 	sym->last_qty = qty;
 	sym->last_px = lim;
 	sym->last_side = in->side;
+	if (in->side == 'B')
+		sym->sent_buy += qty;
+	else
+		sym->sent_sell += qty;
 	st->order_seq = o->order_seq;
 	st->last_order = *o;
 	st->have_last = 1;

@@ -25,16 +25,20 @@
  *   stale_halt     ... > halt_stale_ms: also engages HALTED
  *   halted         trading state HALTED
  *   reducing       REDUCING and the order does not reduce |position| (a
- *                  reducing order is opposite the position with qty <= |position|)
+ *                  reducing order is opposite the position with qty plus the
+ *                  open orders on its side (exposure table) <= |position|)
  *   max_qty        qty > max_order_qty_e8
  *   max_notional   qty x limit_px > max_notional (exact, in integers)
  *   collar         |limit_px - mid| / mid > collar_bps_milli / 1e7 (exact)
- *   max_position   |position + signed qty| > max_position_e8
+ *   max_position   |position + open orders on the order's side (exposure
+ *                  table, stages/exposure.h) + orders sent that execution has
+ *                  not taken yet + signed qty| > max_position_e8
  *   gross, net     gross or |net| after the order (marked at mid) above max_gross / max_net
  *   duplicate      same symbol, side, qty and limit as the symbol's last order,
  *                  within dup_window_ms of it (0 = off)
  *   cooldown       the symbol has fills and now - its update_tick < fill_cooldown_ms
- *   open_orders    max_open_orders orders already sent within open_order_ms:
+ *   open_orders    max_open_orders orders open at the broker (exposure table),
+ *                  or max_open_orders orders already sent within open_order_ms:
  *                  until execution reports reach risk, an order counts as open
  *                  for open_order_ms (execution's cancel timeout bounds how long
  *                  one stays live), kept as a ring of the last send ticks
@@ -92,9 +96,10 @@ struct risk_sym {
 	uint8_t last_side;          /* 0: no order yet */
 	uint8_t seen;               /* seen_* hold a first observation */
 	uint8_t pad[6];
+	qty_t sent_buy, sent_sell;  /* all orders sent, for the exposure table's taken_* */
 };
 
-_Static_assert(sizeof(struct risk_sym) == 48, "risk_sym is 48 bytes");
+_Static_assert(sizeof(struct risk_sym) == 64, "risk_sym is 64 bytes");
 
 /* The stage's state region: survives a restart. */
 struct risk_state {

@@ -278,6 +278,7 @@ int runtime_open(struct runtime *rt, const struct layout *L, const struct seg *s
 		c->symtab = seg_ptr(s, L->symtab_off);
 		c->market = seg_ptr(s, L->market_off);
 		c->positions = seg_ptr(s, L->positions_off);
+		c->exposure = seg_ptr(s, L->exposure_off);
 		c->state = (uint8_t *)c->prog + sizeof(struct stage_progress);
 		c->timer_ticks = tsc_from_ns((uint64_t)cfg->supervisor.timer_interval_ms * 1000000ULL);
 		for (int h = 0; h < STATS_H_MAX; h++)

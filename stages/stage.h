@@ -25,6 +25,7 @@
 
 #include "config/config.h"
 #include "feed/market.h"
+#include "stages/exposure.h"
 #include "stages/positions.h"
 #include "monitor/hdr.h"
 #include "monitor/tsc.h"
@@ -115,6 +116,7 @@ struct stage_ctx {
 	struct symtab *symtab;          /* the pipeline's tables (written by decode only) */
 	struct market_table *market;
 	struct pos_table *positions;    /* written by reconciliation only */
+	struct expo_table *exposure;    /* written by execution only */
 	struct hdr *hist[STATS_H_MAX];
 	uint32_t index;                 /* position in the pipeline */
 	uint32_t batch;                 /* most inputs per batch */

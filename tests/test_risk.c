@@ -26,6 +26,8 @@ struct direct {
 	struct control_block ctl;
 	void *state, *ring_mem, *symtab, *market;
 	struct pos_table *pos;
+	struct expo_table *expo;
+	bool take;                   /* handle_at: execution takes every order at once */
 	size_t ring_bytes;
 };
 
@@ -85,6 +87,8 @@ static void rk_open(struct direct *d, const struct config_risk *r)
 	assert_int_equal(symtab_intern(d->symtab, FEED_COINBASE, "ETH-USD", 7, 2, 8, 0), 2);
 	assert_int_equal(market_init(d->market, mb, 4), 0);
 	assert_int_equal(pos_init(d->pos, pb, 4), 0);
+	d->expo = aligned_alloc(64, (expo_bytes(4) + 63) & ~(size_t)63);
+	assert_int_equal(expo_init(d->expo, expo_bytes(4), 4), 0);
 	d->ring_bytes = sizeof(struct ring_desc) + ring_data_bytes(16, 128);
 	d->ring_mem = aligned_alloc(64, d->ring_bytes);
 	memset(d->ring_mem, 0, d->ring_bytes);
@@ -99,6 +103,8 @@ static void rk_open(struct direct *d, const struct config_risk *r)
 	d->c.symtab = d->symtab;
 	d->c.market = d->market;
 	d->c.positions = d->pos;
+	d->c.exposure = d->expo;
+	d->take = true;
 	d->c.now = T0;
 	struct msg_md m = { .hdr = { .type = MSG_MD }, .kind = MD_TOP, .format = FEED_COINBASE, .bid_px = 9999,
 			    .bid_qty = UNIT, .ask_px = 10001, .ask_qty = UNIT, .recv_ns = 1 };
@@ -115,6 +121,7 @@ static void rk_close(struct direct *d)
 	free(d->symtab);
 	free(d->market);
 	free(d->pos);
+	free(d->expo);
 	free(d->ring_mem);
 }
 
@@ -141,6 +148,9 @@ static const struct msg_order *handle_at(struct direct *d, const struct msg_inte
 	d->c.out_reserved = 1;
 	assert_int_equal(d->c.def->handle(&d->c, &m->hdr, sizeof(*m)), want_rc);
 	const struct msg_order *o = d->c.out_pending ? ring_prod_slot(&d->c.out, 0) : NULL;
+	/* Execution takes each order at once; a test models its fills with set_pos(). */
+	if (o && d->take)
+		expo_taken(d->expo, o->hdr.symbol_id, o->side, o->qty);
 	if (o) {
 		assert_int_equal(o->hdr.type, MSG_ORDER);
 		assert_int_equal(o->hdr.symbol_id, m->hdr.symbol_id);
@@ -277,6 +287,62 @@ static void test_order_limits(void **state)
 	market_apply(d.market, &m, T0);
 	try_at(&d, 2, 'B', UNIT, 10001, T0, 0);
 	assert_int_equal(reason_count(&d, RISK_R_NO_QUOTE), 2);
+	rk_close(&d);
+}
+
+/* Orders on their way count against the position limit: those execution
+ * holds open at the broker (exposure table) and those it has not taken yet. */
+static void test_position_counts_open_orders(void **state)
+{
+	(void)state;
+	static struct direct d;
+	struct config_risk r = wide();
+	r.max_position_e8 = 200000000;            /* 2 units */
+	rk_open(&d, &r);
+	d.take = false;                            /* execution is slow: nothing taken */
+	try_at(&d, 1, 'B', UNIT, 10000, T0, 1);
+	try_at(&d, 1, 'B', UNIT, 10000, T0, 1);    /* 2 in flight: at the limit */
+	try_at(&d, 1, 'B', 1, 10000, T0, 0);       /* one mantissa more: denied */
+	try_at(&d, 1, 'S', 2 * UNIT, 10000, T0, 1); /* sells are judged on their own side */
+	assert_int_equal(reason_count(&d, RISK_R_MAX_POSITION), 1);
+	/* Execution takes both buys; one fills (position 1), one rests open at the broker. */
+	expo_taken(d.expo, 1, 'B', 2 * UNIT);
+	expo_taken(d.expo, 1, 'S', 2 * UNIT);
+	expo_add(d.expo, 1, UNIT, 0, 1);
+	set_pos(&d, 1, UNIT, 0, 0, 0, 0);
+	try_at(&d, 1, 'B', 1, 10000, T0, 0);       /* 1 held + 1 open: full */
+	assert_int_equal(reason_count(&d, RISK_R_MAX_POSITION), 2);
+	/* The open buy is canceled: room for one unit again. */
+	expo_add(d.expo, 1, -UNIT, 0, -1);
+	try_at(&d, 1, 'B', UNIT, 10000, T0, 1);
+	/* max_open_orders counts what the exposure table says is open. */
+	rk_close(&d);
+	r = wide();
+	r.max_open_orders = 2;
+	rk_open(&d, &r);
+	expo_add(d.expo, 2, UNIT, 0, 2);
+	try_at(&d, 1, 'B', UNIT, 10000, T0, 0);
+	assert_int_equal(reason_count(&d, RISK_R_OPEN_ORDERS), 1);
+	expo_add(d.expo, 2, -UNIT, 0, -1);
+	try_at(&d, 1, 'B', UNIT, 10000, T0, 1);
+	rk_close(&d);
+}
+
+/* REDUCING lets an order through only when it and the open orders on its
+ * side together do not exceed the position. */
+static void test_reducing_counts_open_orders(void **state)
+{
+	(void)state;
+	static struct direct d;
+	struct config_risk r = wide();
+	rk_open(&d, &r);
+	control_set_state(&d.ctl, TRADING_REDUCING, "test");
+	set_pos(&d, 1, 2 * UNIT, 0, 0, 0, 0);
+	expo_add(d.expo, 1, 0, UNIT, 1);           /* a sell of 1 already open */
+	try_at(&d, 1, 'S', UNIT, 10000, T0, 1);     /* 1 + 1 <= 2: reduces */
+	expo_add(d.expo, 1, 0, UNIT, 1);           /* execution took it */
+	try_at(&d, 1, 'S', 1, 10000, T0, 0);        /* 2 + 1 mantissa > 2: would flip */
+	assert_int_equal(reason_count(&d, RISK_R_REDUCING), 1);
 	rk_close(&d);
 }
 
@@ -598,6 +664,8 @@ int main(void)
 		cmocka_unit_test(test_trading_state),
 		cmocka_unit_test(test_order_limits),
 		cmocka_unit_test(test_position_and_exposure),
+		cmocka_unit_test(test_position_counts_open_orders),
+		cmocka_unit_test(test_reducing_counts_open_orders),
 		cmocka_unit_test(test_open_orders),
 		cmocka_unit_test(test_rate_bucket_refills),
 		cmocka_unit_test(test_day_orders),
