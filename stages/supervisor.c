@@ -482,7 +482,7 @@ static void print_summary(const struct sup *s)
 	}
 	if (shown)
 		printf("\n");
-	printf("  pnl: realized %.2f, unrealized %.2f, max drawdown %.2f\n", (double)r.pnl.realized_e8 / 1e8,
+	printf("  pnl: realized %.8f, unrealized %.8f, max drawdown %.8f (quote currency units, all symbols)\n", (double)r.pnl.realized_e8 / 1e8,
 	       (double)r.pnl.unrealized_e8 / 1e8, (double)r.pnl.max_drawdown_e8 / 1e8);
 	printf("  throughput: %.0f msgs/s (%" PRIu64 " messages in %.3f s)\n\n",
 	       r.duration_s > 0 ? (double)r.source_msgs / r.duration_s : 0, r.source_msgs, r.duration_s);
