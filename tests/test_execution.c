@@ -40,7 +40,7 @@ static int tordgen_handle(struct stage_ctx *c, const struct msg_hdr *in, uint32_
 	(void)len;
 	const struct msg_md *m = (const struct msg_md *)in;
 	if ((m->kind != MD_QUOTE && m->kind != MD_TOP) || m->bid_qty <= 0 || m->ask_qty <= 0 ||
-	    m->ask_px <= m->bid_px || in->seq % EVERY)
+	    m->ask_px <= m->bid_px || in->seq % EVERY || stage_trading_state(c) == TRADING_HALTED)
 		return 0;
 	const struct sym_entry *se = symtab_get(c->symtab, in->symbol_id);
 	if (!se)
@@ -549,6 +549,67 @@ static void test_recovery_and_policies(void **state)
 		      mism, adopted);
 }
 
+/* ---- 5. flatten: the operator halts and flattens; every position closes ---- */
+
+static void test_flatten(void **state)
+{
+	(void)state;
+	static struct tp_config cfg;
+	char seg[32], jpath[192];
+	snprintf(seg, sizeof(seg), "tex5-%d", (int)getpid());
+	snprintf(jpath, sizeof(jpath), "%s/flat.tpj", dir);
+	gen_config(&cfg, seg, jpath, "4", SPLIT3, "");
+	pid_t sup = tsup_start(&cfg);
+	struct seg s;
+	char err[512];
+	struct seg_expect ex = { .allow_stale = true };
+	int tries = 0;
+	while (seg_attach(&s, seg, &ex, false, err, sizeof(err)) != 0) {
+		assert_true(++tries < 2000);
+		usleep(1000);
+	}
+	/* Once some positions are held, halt (the generator stops) and flatten. */
+	const struct stats_block *rc = stats_of(&s, "reconciliation");
+	tries = 0;
+	while (reason(rc, "fill") < 10) {
+		assert_true(++tries < 5000);
+		usleep(1000);
+	}
+	uint64_t off;
+	assert_int_equal(seg_find(&s, "control", SEG_KIND_CONTROL, &off, NULL), 0);
+	struct control_block *cb = seg_ptr(&s, off);
+	control_set_state(cb, TRADING_HALTED, "test: halt and flatten");
+	control_flatten(cb, "test");
+	assert_int_equal(tsup_wait(sup), 0);
+
+	const struct stats_block *exs = stats_of(&s, "execution");
+	assert_int_equal(reason(exs, "flatten"), 1);
+	assert_true(reason(exs, "flatten_order") >= 1);
+	struct jsum j;
+	read_journal(jpath, &j);
+	assert_int_equal(j.dup_rejects, 0);
+	assert_int_equal(j.finals, j.orders);
+	/* Orders the generator sent before it saw HALTED may still fill after the
+	 * flatten; the flatten closed what was held when it ran. What is left is
+	 * at most those late fills. */
+	const struct pos_table *pt = positions_of(&s);
+	uint32_t flat = 0, held = 0;
+	for (uint32_t id = 1; id < MAXSYM && id <= pt->capacity; id++) {
+		struct pos_snap p;
+		pos_read(pt, id, &p);
+		if (p.fills) {
+			flat += p.qty == 0;
+			held += p.qty != 0;
+		}
+		assert_int_equal(p.qty, j.qty[id]);
+	}
+	assert_true(flat >= 1);
+	print_message("flatten: %" PRIu64 " flatten orders; %u symbols flat, %u held after late fills\n",
+		      reason(exs, "flatten_order"), flat, held);
+	seg_detach(&s);
+	seg_destroy(seg, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -556,6 +617,7 @@ int main(void)
 		cmocka_unit_test(test_inline_replays_are_identical),
 		cmocka_unit_test(test_recovery_and_policies),
 		cmocka_unit_test(test_kill9_execution_and_reconciliation),
+		cmocka_unit_test(test_flatten),
 	};
 	return cmocka_run_group_tests_name("execution and reconciliation", tests, setup, teardown);
 }
