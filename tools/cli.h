@@ -10,6 +10,7 @@
 int cmd_run(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_seg(int argc, char **argv);
+int cmd_journal(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_import(int argc, char **argv);

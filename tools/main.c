@@ -9,6 +9,7 @@
 
 #define TICKPIPE_VERSION "0.1.0"
 
+
 struct subcommand {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -24,6 +25,7 @@ static const struct subcommand subcommands[] = {
 	{ "gen", cmd_gen, "generate a synthetic capture (gen itch)" },
 	{ "model", cmd_model, "evaluate an XGBoost model on a CSV of feature rows, or describe it" },
 	{ "seg", cmd_seg, "list, inspect or remove shared-memory segments" },
+	{ "journal", cmd_journal, "print a reconciliation journal: records, JSON or a summary" },
 	{ "bench", cmd_bench, "run a benchmark (ring, decode, inference)" },
 };
 
