@@ -37,7 +37,7 @@ quiet = @printf '  %-7s %s\n' '$(1)' '$(2)'
 endif
 
 TP_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP -I.
-LIBS      := -lcjson -luring -lm -lpthread
+LIBS      := -lcjson -luring -lmicrohttpd -lcurl -lm -lpthread
 # jemalloc is the allocator of the binary (start-up and cold paths); the
 # sanitizers bring their own allocator, so sanitizer builds leave it out.
 ifeq ($(SAN),)
