@@ -238,7 +238,9 @@ static uint32_t ev_free(const struct paper *pb)
 	return pb->prm.max_events - (uint32_t)(pb->ev_tail - pb->ev_head);
 }
 
-/* The caller has checked ev_free(). */
+/* The caller has checked ev_free(). The slot written is free space until
+ * ev_tail (saved with the header) moves over it, so it needs no undo save:
+ * a rolled-back poll leaves it free again. */
 static void emit(struct paper *pb, const struct paper_order *o, uint8_t kind, uint16_t reason,
 		 qty_t fill_qty, px_t fill_px, uint64_t now_ns)
 {

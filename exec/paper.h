@@ -113,7 +113,8 @@ struct paper *paper_from(void *mem);
  * possibly by a process that has died since): points its internal arrays
  * at this mapping and at market `m` and symtab `s`. With `undo` set, every
  * operation saves what it changes in that log first (stages/undo.h), so a
- * caller killed mid-operation can roll back to the state before it; the log
+ * caller killed mid-operation can roll back to the state before it (event
+ * slots beyond the queue's tail are free space and are not saved); the log
  * must hold paper_undo_bytes() for one operation. Returns the broker or
  * NULL when mem does not hold one for a market of m's capacity. */
 struct undo;

@@ -78,7 +78,7 @@ static inline int undo_save(struct undo *u, const void *p, size_t len)
 {
 	uint64_t used = load_relaxed(&u->used);
 	size_t need = undo_cost(len);
-	if (need > u->cap - used)
+	if (len > UINT32_MAX || need > u->cap - used)
 		return -ENOSPC;
 	struct undo_entry *e = (struct undo_entry *)(u->data + used);
 	e->rel = (int64_t)((const uint8_t *)p - (const uint8_t *)u);
@@ -117,7 +117,7 @@ static inline int undo_rollback(struct undo *u)
 	/* Walk forward once to check the chain, then undo newest first. */
 	while (at < used) {
 		const struct undo_entry *e = (const struct undo_entry *)(u->data + at);
-		if (undo_cost(e->len) > used - at)
+		if (used - at < sizeof(*e) || undo_cost(e->len) > used - at)
 			return -EINVAL;
 		at += undo_cost(e->len);
 		n++;
