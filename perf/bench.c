@@ -68,6 +68,7 @@ static const struct bench benches[] = {
 	{ "ring", bench_ring_main, bench_ring_usage },
 	{ "decode", bench_decode_main, bench_decode_usage },
 	{ "inference", bench_inference_main, bench_inference_usage },
+	{ "monitor", bench_monitor_main, bench_monitor_usage },
 };
 
 #define N_BENCHES (sizeof(benches) / sizeof(benches[0]))

@@ -12,6 +12,8 @@ int bench_decode_main(int argc, char **argv);
 void bench_decode_usage(FILE *f);
 int bench_inference_main(int argc, char **argv);
 void bench_inference_usage(FILE *f);
+int bench_monitor_main(int argc, char **argv);
+void bench_monitor_usage(FILE *f);
 
 /* Shared by the benchmarks (bench.c). */
 
