@@ -6,6 +6,8 @@
 #   make bench                build and run the benchmarks (perf/)
 #   make SAN=address,undefined test   sanitizer build in build-address-undefined/
 #   make SAN=thread test-rings        ring/concurrency tests under TSan
+#   make install [PREFIX=/usr/local] [DESTDIR=DIR]   binary, configs, systemd units, docs
+#   make uninstall            removes what install put there
 #   make V=1                  show full command lines
 
 CC      ?= cc
@@ -37,15 +39,17 @@ quiet = @printf '  %-7s %s\n' '$(1)' '$(2)'
 endif
 
 TP_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP -I.
-LIBS      := -lcjson -luring -lmicrohttpd -lcurl -lm -lpthread
+LIBS      := -lcjson -luring -lmicrohttpd -lcurl -lpcap -lm -lpthread
 # jemalloc is the allocator of the binary (start-up and cold paths); the
 # sanitizers bring their own allocator, so sanitizer builds leave it out.
 ifeq ($(SAN),)
 MALLOC_LIBS := -ljemalloc
 endif
 
-LIB_SRCS   := $(sort $(wildcard rings/*.c monitor/*.c config/*.c stages/*.c feed/*.c exec/*.c))
-TOOL_SRCS  := $(sort $(wildcard tools/*.c))
+# tools/doctor.c (the host checks) is library code: `tickpipe run` runs them
+# for a "production" config (stages/supervisor.c), and tests link them.
+LIB_SRCS   := $(sort $(wildcard rings/*.c monitor/*.c config/*.c stages/*.c feed/*.c exec/*.c) tools/doctor.c)
+TOOL_SRCS  := $(filter-out tools/doctor.c,$(sort $(wildcard tools/*.c)))
 PERF_SRCS  := $(sort $(wildcard perf/*.c))
 TEST_SRCS  := $(sort $(wildcard tests/test_*.c))
 TSUP_SRCS  := $(sort $(wildcard tests/support_*.c))
@@ -82,7 +86,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer-no-link,addr
                 -fno-sanitize-recover=all -Wall -Wextra -Werror
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
 
-.PHONY: all test test-rings bench demo clean deps fuzz
+.PHONY: all test test-rings bench demo demo-live clean deps fuzz install uninstall
 all: $(BUILD)/tickpipe $(BUILD)/tickpipe-bench
 
 deps: $(DEPS_OK)
@@ -142,6 +146,11 @@ $(DEMO_CAP): $(DEMO_WS) | $(BUILD)/tickpipe
 demo: $(BUILD)/tickpipe $(DEMO_CAP)
 	$(Q)$(BUILD)/tickpipe run config/demo.json --replace-stale
 
+# The same against a broker over HTTPS: tickpipe broker-sim on loopback
+# (tools/demo-live.sh), the REST adapter with certificate verification on.
+demo-live: $(BUILD)/tickpipe $(DEMO_CAP)
+	$(Q)TP_BUILD=$(BUILD) tools/demo-live.sh
+
 bench: $(BUILD)/tickpipe $(BUILD)/tickpipe-bench
 	$(Q)$(BUILD)/tickpipe bench ring
 	$(Q)$(BUILD)/tickpipe bench decode
@@ -164,6 +173,50 @@ fuzz: $(FUZZ_BINS)
 			build-fuzz/corpus/$$n tests/fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; then \
 			tail -40 build-fuzz/$$n.log; echo "fuzz: $$f failed (see build-fuzz/$$n.log)"; exit 1; fi; \
 		grep -E 'stat::number_of_executed_units' build-fuzz/$$n.log; done
+
+# make install [PREFIX=/usr/local] [DESTDIR=DIR]: the binary, the example
+# configs in $(SYSCONFDIR)/tickpipe/ (NAME.json for unit instance NAME, whose
+# segment.name is NAME too; an existing file is kept), the systemd units with
+# these paths written in, and the documentation. Units go to
+# $(PREFIX)/lib/systemd/system: /usr/local/lib/systemd/system for a local
+# install, on systemd's search path beside Debian's own /lib/systemd/system.
+# `make uninstall` removes what install put there (a config edited since is kept).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/tickpipe
+CONFDIR    := $(SYSCONFDIR)/tickpipe
+UNITS      := tickpipe@.service tickpipe-monitor@.service
+DOCS       := README.md docs/operations.md docs/config.md docs/capture-format.md
+CONFIGS    := demo.json:config/demo.json prod.json:config/production.json \
+              models/m_2.json:config/models/m_2.json models/m_10.json:config/models/m_10.json
+# The unit templates name the default paths; install writes the real ones.
+UNIT_SED    = -e 's|/usr/local/bin|$(BINDIR)|g' -e 's|/usr/local/share/doc/tickpipe|$(DOCDIR)|g' \
+              -e 's|/etc/tickpipe|$(CONFDIR)|g'
+
+install: $(BUILD)/tickpipe
+	$(call quiet,INSTALL,$(DESTDIR)$(PREFIX) $(DESTDIR)$(CONFDIR))
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFDIR)/models $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	$(Q)install -m 0755 $(BUILD)/tickpipe $(DESTDIR)$(BINDIR)/tickpipe
+	$(Q)for c in $(CONFIGS); do dst=$(DESTDIR)$(CONFDIR)/$${c%%:*}; \
+		if [ -e "$$dst" ]; then echo "install: keeping $$dst"; \
+		else install -m 0644 $${c#*:} "$$dst"; fi; done
+	$(Q)for u in $(UNITS); do \
+		sed $(UNIT_SED) config/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u; done
+	$(Q)install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	$(call quiet,RM,$(DESTDIR)$(PREFIX) $(DESTDIR)$(CONFDIR))
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/tickpipe
+	$(Q)for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	$(Q)for d in $(notdir $(DOCS)); do rm -f $(DESTDIR)$(DOCDIR)/$$d; done
+	$(Q)for c in $(CONFIGS); do dst=$(DESTDIR)$(CONFDIR)/$${c%%:*}; \
+		if [ -e "$$dst" ] && ! cmp -s "$$dst" $${c#*:}; then echo "uninstall: keeping $$dst (changed)"; \
+		else rm -f "$$dst"; fi; done
+	$(Q)for d in $(DESTDIR)$(DOCDIR) $(DESTDIR)$(CONFDIR)/models $(DESTDIR)$(CONFDIR); do \
+		if [ -d "$$d" ]; then rmdir "$$d" 2>/dev/null || echo "uninstall: keeping $$d (not empty)"; fi; done
 
 clean:
 	rm -rf build build-*

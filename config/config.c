@@ -2,6 +2,7 @@
 #include "config/config.h"
 #include "rings/msg.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -805,42 +806,180 @@ static const struct config_field process_elem = {
 	.kind = CONFIG_K_OBJECT, .size = sizeof(struct config_process), .sub = &process_schema,
 };
 
-/* "host:port", "[v6addr]:port": fills listen_host (no brackets) and listen_port. */
-static int check_listen(struct config_ctx *c, const struct config_field *f,
-			const cJSON *v, void *obj)
+int config_parse_listen(const char *s, char *host_out, size_t hostlen, uint16_t *port_out)
 {
-	struct config_monitor *m = obj;
-	const char *s = m->listen, *colon = strrchr(s, ':'), *p;
+	const char *colon = strrchr(s, ':'), *p;
 	const char *host = s, *host_end = colon;
 	unsigned long port = 0;
 
 	if (!colon || colon[1] == '\0' || strlen(colon + 1) > 5)
-		goto bad;
+		return -EINVAL;
 	for (p = colon + 1; *p; p++) {
 		if (*p < '0' || *p > '9')
-			goto bad;
+			return -EINVAL;
 		port = port * 10 + (unsigned long)(*p - '0');
 	}
 	if (port < 1 || port > 65535)
-		goto bad;
+		return -EINVAL;
 	if (*s == '[') {
 		if (colon - s < 3 || colon[-1] != ']')
-			goto bad;
+			return -EINVAL;
 		host = s + 1;
 		host_end = colon - 1;
 	}
 	if (host_end == host || memchr(host, '[', (size_t)(host_end - host)) ||
 	    memchr(host, ']', (size_t)(host_end - host)) ||
-	    (*s != '[' && memchr(host, ':', (size_t)(host_end - host))))
-		goto bad;
-	snprintf(m->listen_host, sizeof(m->listen_host), "%.*s",
-		 (int)(host_end - host), host);
-	m->listen_port = (uint16_t)port;
+	    (*s != '[' && memchr(host, ':', (size_t)(host_end - host))) ||
+	    (size_t)(host_end - host) >= hostlen)
+		return -EINVAL;
+	snprintf(host_out, hostlen, "%.*s", (int)(host_end - host), host);
+	*port_out = (uint16_t)port;
 	return 0;
-bad:
+}
+
+/* "host:port", "[v6addr]:port": fills listen_host (no brackets) and listen_port. */
+static int check_listen(struct config_ctx *c, const struct config_field *f,
+			const cJSON *v, void *obj)
+{
+	struct config_monitor *m = obj;
+
+	if (config_parse_listen(m->listen, m->listen_host, sizeof(m->listen_host), &m->listen_port) == 0)
+		return 0;
 	if (v)
 		return fail_expected(c, f, v);
-	return fail(c, "expected %s, got \"%s\" (the default)", f->expected, s);
+	return fail(c, "expected %s, got \"%s\" (the default)", f->expected, m->listen);
+}
+
+/* ---- monitor.alerts (monitor/alerts.h) ---- */
+
+static const char *const alert_hist_names[] = {
+	[CONFIG_ALERT_HIST_QUEUE] = "queue",
+	[CONFIG_ALERT_HIST_SERVICE] = "service",
+	[CONFIG_ALERT_HIST_INGRESS] = "ingress",
+	[CONFIG_ALERT_HIST_T2T] = "t2t",
+	[CONFIG_ALERT_HIST_T2F] = "t2f",
+	[CONFIG_ALERT_HIST_T2F + 1] = NULL,
+};
+
+/* percentile: the FLOAT range is whole numbers (50..100); 99.999 is the top. */
+static int check_percentile(struct config_ctx *c, const struct config_field *f,
+			    const cJSON *v, void *obj)
+{
+	const struct config_alert *a = obj;
+
+	if (v && a->percentile > 99.999 + 1e-9)
+		return fail_expected(c, f, v);
+	return 0;
+}
+
+/* Which condition an alert has, from the keys present: exactly one of
+ * ring + occupancy_pct, stage + heartbeat_ms, stage + hist + percentile +
+ * above_ns, kill_switch: true. Fills kind. */
+static int check_alert(struct config_ctx *c, const cJSON *v, void *obj)
+{
+	static const struct {
+		const char *key;
+		int kind;
+	} conds[] = {
+		{ "ring", CONFIG_ALERT_RING }, { "occupancy_pct", CONFIG_ALERT_RING },
+		{ "heartbeat_ms", CONFIG_ALERT_HEARTBEAT },
+		{ "hist", CONFIG_ALERT_LATENCY }, { "percentile", CONFIG_ALERT_LATENCY },
+		{ "above_ns", CONFIG_ALERT_LATENCY },
+		{ "kill_switch", CONFIG_ALERT_KILL_SWITCH },
+	};
+	static const char *const needs[] = {
+		[CONFIG_ALERT_RING] = "a ring rule needs \"ring\" and \"occupancy_pct\"",
+		[CONFIG_ALERT_HEARTBEAT] = "a heartbeat rule needs \"stage\" and \"heartbeat_ms\"",
+		[CONFIG_ALERT_LATENCY] = "a latency rule needs \"stage\", \"hist\", \"percentile\" and \"above_ns\"",
+		[CONFIG_ALERT_KILL_SWITCH] = "",
+	};
+	static const char *const rule_names[] = {
+		[CONFIG_ALERT_RING] = "ring", [CONFIG_ALERT_KILL_SWITCH] = "kill switch",
+	};
+	struct config_alert *a = obj;
+	const char *first = NULL, *key = NULL;
+	char msg[256];
+	int kind = -1;
+	size_t i, mark;
+	int rc;
+
+	msg[0] = '\0';
+	for (i = 0; i < sizeof(conds) / sizeof(conds[0]) && !key; i++) {
+		if (!cJSON_GetObjectItemCaseSensitive(v, conds[i].key))
+			continue;
+		if (kind < 0) {
+			kind = conds[i].kind;
+			first = conds[i].key;
+		} else if (conds[i].kind != kind) {
+			key = conds[i].key;
+			snprintf(msg, sizeof(msg), "expected one condition per alert, got \"%s\" as well as \"%s\"",
+				 key, first);
+		}
+	}
+	if (!key && kind < 0)
+		return fail(c, "expected one condition: \"ring\" + \"occupancy_pct\", \"stage\" + \"heartbeat_ms\", "
+			    "\"stage\" + \"hist\" + \"percentile\" + \"above_ns\", or \"kill_switch\": true");
+	if (!key && kind == CONFIG_ALERT_KILL_SWITCH && !a->kill_switch) {
+		key = "kill_switch";
+		snprintf(msg, sizeof(msg), "expected true (a kill switch rule), got false");
+	}
+	if (!key && (kind == CONFIG_ALERT_RING || kind == CONFIG_ALERT_KILL_SWITCH) && a->stage[0]) {
+		key = "stage";
+		snprintf(msg, sizeof(msg), "expected no \"stage\" in a %s rule", rule_names[kind]);
+	}
+	for (i = 0; i < sizeof(conds) / sizeof(conds[0]) + 1 && !key; i++) {
+		const char *k = i < sizeof(conds) / sizeof(conds[0]) ? conds[i].key : "stage";
+		bool wanted = i < sizeof(conds) / sizeof(conds[0]) ? conds[i].kind == kind
+				: kind == CONFIG_ALERT_HEARTBEAT || kind == CONFIG_ALERT_LATENCY;
+		if (wanted && !cJSON_GetObjectItemCaseSensitive(v, k)) {
+			key = k;
+			snprintf(msg, sizeof(msg), "missing required key (%s)", needs[kind]);
+		}
+	}
+	if (!key) {
+		a->kind = (uint8_t)kind;
+		return 0;
+	}
+	mark = path_push_key(c, key);
+	rc = fail(c, "%s", msg);
+	path_pop(c, mark);
+	return rc;
+}
+
+static const struct config_field alert_fields[] = {
+	{ .key = "name", .kind = CONFIG_K_NAME, CONFIG_AT(struct config_alert, name), .required = true },
+	{ .key = "ring", .kind = CONFIG_K_NAME, CONFIG_AT(struct config_alert, ring) },
+	{ .key = "occupancy_pct", .kind = CONFIG_K_INT, CONFIG_AT(struct config_alert, occupancy_pct),
+	  .min = 1, .max = 100, .def = 0 },
+	{ .key = "stage", .kind = CONFIG_K_NAME, CONFIG_AT(struct config_alert, stage) },
+	{ .key = "heartbeat_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_alert, heartbeat_ms),
+	  .min = 1, .max = 3600000, .def = 0 },
+	{ .key = "hist", .kind = CONFIG_K_ENUM, CONFIG_AT(struct config_alert, hist),
+	  .names = alert_hist_names, .def = CONFIG_ALERT_HIST_SERVICE },
+	{ .key = "percentile", .kind = CONFIG_K_FLOAT, CONFIG_AT(struct config_alert, percentile),
+	  .min = 50, .max = 100, .def = 99, .expected = "a number 50..99.999", .check = check_percentile },
+	{ .key = "above_ns", .kind = CONFIG_K_INT, CONFIG_AT(struct config_alert, above_ns),
+	  .min = 1, .max = INT64_C(3600000000000), .def = 0 },
+	{ .key = "kill_switch", .kind = CONFIG_K_BOOL, CONFIG_AT(struct config_alert, kill_switch),
+	  .def = false },
+};
+CONFIG_SCHEMA(alert_schema, alert_fields, check_alert);
+
+static const struct config_field alert_elem = {
+	.kind = CONFIG_K_OBJECT, .size = sizeof(struct config_alert), .sub = &alert_schema,
+};
+
+/* monitor.webhook: "" (none) or an http:// / https:// URL with a host. */
+static int check_webhook(struct config_ctx *c, const struct config_field *f,
+			 const cJSON *v, void *obj)
+{
+	const struct config_monitor *m = obj;
+	const char *u = m->webhook;
+	size_t n = strncmp(u, "http://", 7) == 0 ? 7 : strncmp(u, "https://", 8) == 0 ? 8 : 0;
+
+	if (!v || (n && u[n] && u[n] != '/' && u[n] != ':'))
+		return 0;
+	return fail_expected(c, f, v);
 }
 
 static const struct config_field monitor_fields[] = {
@@ -853,6 +992,13 @@ static const struct config_field monitor_fields[] = {
 	  .min = -1, .max_cpu = true, .def = -1 },
 	{ .key = "interval_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_monitor, interval_ms),
 	  .min = 10, .max = 60000, .def = 1000 },
+	{ .key = "alerts", .kind = CONFIG_K_ARRAY,
+	  CONFIG_LIST(struct config_monitor, alerts, n_alerts), .min = 0,
+	  .elem = &alert_elem, .unique = "name" },
+	{ .key = "webhook", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_monitor, webhook),
+	  .def_str = "", .expected = "an http:// or https:// URL", .check = check_webhook },
+	{ .key = "webhook_timeout_ms", .kind = CONFIG_K_INT,
+	  CONFIG_AT(struct config_monitor, webhook_timeout_ms), .min = 1, .max = 60000, .def = 2000 },
 };
 CONFIG_SCHEMA(monitor_schema, monitor_fields, NULL);
 
@@ -875,6 +1021,10 @@ static const struct config_field supervisor_fields[] = {
 	  .def_str = "tickpipe-audit.log", .expected = "a file path" },
 	{ .key = "report", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_supervisor, report),
 	  .def_str = "", .expected = "a file path" },
+	{ .key = "interval_dir", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_supervisor, interval_dir),
+	  .def_str = "", .expected = "a directory path" },
+	{ .key = "interval_s", .kind = CONFIG_K_INT,
+	  CONFIG_AT(struct config_supervisor, interval_s), .min = 1, .max = 3600, .def = 10 },
 };
 CONFIG_SCHEMA(supervisor_schema, supervisor_fields, NULL);
 
@@ -937,6 +1087,105 @@ static const struct config_field replay_fields[] = {
 	  .min = 1, .max = 1000000, .def = 1 },
 };
 CONFIG_SCHEMA(replay_schema, replay_fields, NULL);
+
+/* ---- live sources: mold (MoldUDP64 over UDP) and stream (HTTP streaming) ---- */
+
+/* "A.B.C.D:PORT" (IPv4 only: the receiver joins with IP_ADD_MEMBERSHIP), or "". */
+static int check_ipv4_port(struct config_ctx *c, const struct config_field *f, const cJSON *v, void *obj)
+{
+	const char *s = (const char *)obj + f->offset;
+	char host[CONFIG_LISTEN_MAX];
+	struct in_addr a;
+	uint16_t port;
+
+	if (!*s || (config_parse_listen(s, host, sizeof(host), &port) == 0 && *s != '[' &&
+		    inet_pton(AF_INET, host, &a) == 1))
+		return 0;
+	return v ? fail_expected(c, f, v) : 0;
+}
+
+/* An IPv4 address, or "". */
+static int check_ipv4(struct config_ctx *c, const struct config_field *f, const cJSON *v, void *obj)
+{
+	const char *s = (const char *)obj + f->offset;
+	struct in_addr a;
+
+	if (!*s || inet_pton(AF_INET, s, &a) == 1)
+		return 0;
+	return v ? fail_expected(c, f, v) : 0;
+}
+
+static const char *const mold_recv_names[] = {
+	[CONFIG_MOLD_RECV_AUTO] = "auto",
+	[CONFIG_MOLD_RECV_MULTISHOT] = "multishot",
+	[CONFIG_MOLD_RECV_BATCH] = "batch",
+	[CONFIG_MOLD_RECV_BATCH + 1] = NULL,
+};
+
+static const struct config_field mold_fields[] = {
+	{ .key = "group", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_mold, group), .def_str = "",
+	  .expected = "\"A.B.C.D:PORT\": a multicast group (or a unicast IPv4 address) and a port 1..65535",
+	  .check = check_ipv4_port },
+	{ .key = "interface", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_mold, interface), .def_str = "",
+	  .expected = "the IPv4 address of the interface that joins the group, like \"127.0.0.1\"",
+	  .check = check_ipv4 },
+	{ .key = "session", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_mold, session), .def_str = "",
+	  .expected = "a MoldUDP64 session name of 1..10 characters" },
+	{ .key = "recv_batch", .kind = CONFIG_K_INT, CONFIG_AT(struct config_mold, recv_batch),
+	  .min = 8, .max = 4096, .pow2 = true, .def = 256 },
+	{ .key = "recv_mode", .kind = CONFIG_K_ENUM, CONFIG_AT(struct config_mold, recv_mode),
+	  .names = mold_recv_names, .def = CONFIG_MOLD_RECV_AUTO },
+	{ .key = "rcvbuf_kb", .kind = CONFIG_K_INT, CONFIG_AT(struct config_mold, rcvbuf_kb),
+	  .min = 64, .max = 1048576, .def = 8192 },
+	{ .key = "stale_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_mold, stale_ms),
+	  .min = 0, .max = 86400000, .def = 0 },
+	{ .key = "idle_us", .kind = CONFIG_K_INT, CONFIG_AT(struct config_mold, idle_us),
+	  .min = -1, .max = 1000000, .def = -1 },
+};
+CONFIG_SCHEMA(mold_schema, mold_fields, NULL);
+
+static const struct config_field stream_fields[] = {
+	{ .key = "url", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_stream, url), .def_str = "",
+	  .expected = "an http:// or https:// URL" },
+	{ .key = "token_file", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_stream, token_file), .def_str = "",
+	  .expected = "a file holding the bearer token" },
+	{ .key = "ca_file", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_stream, ca_file), .def_str = "",
+	  .expected = "a PEM file of CA certificates" },
+	{ .key = "heartbeat_timeout_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_stream, heartbeat_timeout_ms),
+	  .min = 10, .max = 3600000, .def = 10000 },
+	{ .key = "connect_timeout_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_stream, connect_timeout_ms),
+	  .min = 10, .max = 600000, .def = 5000 },
+	{ .key = "backoff_base_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_stream, backoff_base_ms),
+	  .min = 1, .max = 600000, .def = 100 },
+	{ .key = "backoff_max_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_stream, backoff_max_ms),
+	  .min = 1, .max = 3600000, .def = 30000 },
+	{ .key = "idle_us", .kind = CONFIG_K_INT, CONFIG_AT(struct config_stream, idle_us),
+	  .min = -1, .max = 1000000, .def = -1 },
+};
+
+/* url: "" or http(s)://host...; backoff_base_ms <= backoff_max_ms. */
+static int check_stream(struct config_ctx *c, const cJSON *v, void *obj)
+{
+	struct config_stream *st = obj;
+	size_t mark;
+	int rc = 0;
+
+	(void)v;
+	if (st->url[0] && strncmp(st->url, "https://", 8) && strncmp(st->url, "http://", 7)) {
+		mark = path_push_key(c, "url");
+		rc = fail(c, "expected an http:// or https:// URL, got \"%.48s%s\"", st->url,
+			  strlen(st->url) > 48 ? "..." : "");
+		path_pop(c, mark);
+		return rc;
+	}
+	if (st->backoff_base_ms > st->backoff_max_ms) {
+		mark = path_push_key(c, "backoff_base_ms");
+		rc = fail(c, "expected at most backoff_max_ms (%u), got %u", st->backoff_max_ms, st->backoff_base_ms);
+		path_pop(c, mark);
+	}
+	return rc;
+}
+CONFIG_SCHEMA(stream_schema, stream_fields, check_stream);
 
 /* ---- features ---- */
 
@@ -1378,7 +1627,70 @@ CONFIG_SCHEMA(risk_schema, risk_fields, check_risk);
 
 /* ---- execution, paper, reconciliation (stages/execution.h, exec/paper.h, stages/reconcile.h) ---- */
 
-static const char *const broker_names[] = { [CONFIG_BROKER_PAPER] = "paper", [CONFIG_BROKER_PAPER + 1] = NULL };
+static const char *const broker_names[] = { [CONFIG_BROKER_PAPER] = "paper", [CONFIG_BROKER_REST] = "rest",
+					    [CONFIG_BROKER_REST + 1] = NULL };
+
+static const struct config_field rest_fields[] = {
+	{ .key = "base_url", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_rest, base_url),
+	  .def_str = "https://paper-api.alpaca.markets", .expected = "a URL \"https://host[:port]\"" },
+	{ .key = "key_file", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_rest, key_file),
+	  .def_str = "", .expected = "a file path" },
+	{ .key = "ca_file", .kind = CONFIG_K_TEXT, CONFIG_AT(struct config_rest, ca_file),
+	  .def_str = "", .expected = "a file path" },
+	{ .key = "insecure_skip_verify", .kind = CONFIG_K_BOOL, CONFIG_AT(struct config_rest, insecure_skip_verify),
+	  .def = false },
+	{ .key = "request_timeout_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_rest, request_timeout_ms),
+	  .min = 10, .max = 600000, .def = 2000 },
+	{ .key = "max_retries", .kind = CONFIG_K_INT, CONFIG_AT(struct config_rest, max_retries),
+	  .min = 0, .max = 1000, .def = 3 },
+	{ .key = "backoff_base_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_rest, backoff_base_ms),
+	  .min = 1, .max = 600000, .def = 50 },
+	{ .key = "backoff_max_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_rest, backoff_max_ms),
+	  .min = 1, .max = 600000, .def = 2000 },
+	{ .key = "halt_after_failures", .kind = CONFIG_K_INT, CONFIG_AT(struct config_rest, halt_after_failures),
+	  .min = 1, .max = 1000000, .def = 8 },
+	{ .key = "poll_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_rest, poll_ms),
+	  .min = 1, .max = 600000, .def = 200 },
+	{ .key = "max_inflight", .kind = CONFIG_K_INT, CONFIG_AT(struct config_rest, max_inflight),
+	  .min = 1, .max = 64, .def = 4 },
+	{ .key = "drain_timeout_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_rest, drain_timeout_ms),
+	  .min = 0, .max = 86400000, .def = 30000 },
+};
+
+/* base_url: https:// (http:// only with insecure_skip_verify), a host, an
+ * optional port, no path; backoff_base_ms <= backoff_max_ms. */
+static int check_rest(struct config_ctx *c, const cJSON *v, void *obj)
+{
+	struct config_rest *r = obj;
+	const char *u = r->base_url, *host;
+	size_t mark, n;
+	int rc = 0;
+
+	(void)v;
+	n = strlen(u);
+	while (n > 0 && u[n - 1] == '/')	/* "https://h/" is "https://h" */
+		r->base_url[--n] = '\0';
+	if (strncmp(u, "https://", 8) == 0)
+		host = u + 8;
+	else if (strncmp(u, "http://", 7) == 0 && r->insecure_skip_verify)
+		host = u + 7;
+	else
+		host = NULL;
+	if (!host || !*host || strchr(host, '/') || strchr(host, '?') || strchr(host, '#') || strchr(host, '@')) {
+		mark = path_push_key(c, "base_url");
+		rc = fail(c, "expected \"https://host[:port]\" without a path%s, got \"%s\"",
+			  r->insecure_skip_verify ? " (or http://)" : "", u);
+		path_pop(c, mark);
+		return rc;
+	}
+	if (r->backoff_base_ms > r->backoff_max_ms) {
+		mark = path_push_key(c, "backoff_base_ms");
+		rc = fail(c, "expected at most backoff_max_ms (%u), got %u", r->backoff_max_ms, r->backoff_base_ms);
+		path_pop(c, mark);
+	}
+	return rc;
+}
+CONFIG_SCHEMA(rest_schema, rest_fields, check_rest);
 
 static const struct config_field execution_fields[] = {
 	{ .key = "broker", .kind = CONFIG_K_ENUM, CONFIG_AT(struct config_execution, broker),
@@ -1395,6 +1707,7 @@ static const struct config_field execution_fields[] = {
 	  .min = 1, .max = 5000, .def = 50 },
 	{ .key = "drain_step_ms", .kind = CONFIG_K_INT, CONFIG_AT(struct config_execution, drain_step_ms),
 	  .min = 1, .max = 60000, .def = 10 },
+	{ .key = "rest", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct config_execution, rest), .sub = &rest_schema },
 };
 CONFIG_SCHEMA(execution_schema, execution_fields, NULL);
 
@@ -1514,6 +1827,8 @@ static const struct config_field root_fields[] = {
 	  .sub = &feed_schema },
 	{ .key = "replay", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, replay),
 	  .sub = &replay_schema },
+	{ .key = "mold", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, mold), .sub = &mold_schema },
+	{ .key = "stream", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, stream), .sub = &stream_schema },
 	{ .key = "features", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, features),
 	  .sub = &features_schema },
 	{ .key = "inference", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, inference),
@@ -1532,6 +1847,8 @@ static const struct config_field root_fields[] = {
 	  .sub = &paper_schema },
 	{ .key = "reconciliation", .kind = CONFIG_K_OBJECT, CONFIG_AT(struct tp_config, reconciliation),
 	  .sub = &reconciliation_schema },
+	{ .key = "production", .kind = CONFIG_K_BOOL, CONFIG_AT(struct tp_config, production),
+	  .def = false },
 };
 CONFIG_SCHEMA(root_schema, root_fields, check_root);
 

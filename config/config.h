@@ -90,6 +90,40 @@ struct config_process {
 	bool mlockall;
 };
 
+/* monitor.alerts (monitor/alerts.h): each rule has one condition, given
+ * by which keys it has; `kind` is derived from them. */
+#define CONFIG_MAX_ALERTS 32
+#define CONFIG_URL_MAX    256
+
+enum config_alert_kind {
+	CONFIG_ALERT_RING,		/* ring + occupancy_pct */
+	CONFIG_ALERT_HEARTBEAT,		/* stage + heartbeat_ms */
+	CONFIG_ALERT_LATENCY,		/* stage + hist + percentile + above_ns */
+	CONFIG_ALERT_KILL_SWITCH,	/* kill_switch: true (trading HALTED) */
+};
+
+/* A stage histogram, in the order of enum stats_hist (stages/stats.h). */
+enum config_alert_hist {
+	CONFIG_ALERT_HIST_QUEUE,
+	CONFIG_ALERT_HIST_SERVICE,
+	CONFIG_ALERT_HIST_INGRESS,
+	CONFIG_ALERT_HIST_T2T,
+	CONFIG_ALERT_HIST_T2F,
+};
+
+struct config_alert {
+	char name[CONFIG_NAME_MAX];
+	char ring[CONFIG_NAME_MAX];	/* ring rules; "" otherwise */
+	char stage[CONFIG_NAME_MAX];	/* heartbeat and latency rules; "" otherwise */
+	uint32_t occupancy_pct;		/* 1..100: active at or above this % of capacity */
+	uint32_t heartbeat_ms;		/* active while a running stage's heartbeat is older */
+	enum config_alert_hist hist;
+	double percentile;		/* 50..99.999 */
+	uint64_t above_ns;		/* active while the percentile (per interval) is above */
+	bool kill_switch;
+	uint8_t kind;			/* derived: enum config_alert_kind */
+};
+
 struct config_monitor {
 	bool enabled;
 	char listen[CONFIG_LISTEN_MAX];		/* as written: "127.0.0.1:9464", "[::1]:9464" */
@@ -97,6 +131,10 @@ struct config_monitor {
 	uint16_t listen_port;			/* derived: 1..65535 */
 	int32_t cpu;			/* 0..ncpus-1, or -1 = any */
 	uint32_t interval_ms;
+	uint32_t n_alerts;
+	struct config_alert alerts[CONFIG_MAX_ALERTS];
+	char webhook[CONFIG_URL_MAX];	/* "" = none; else an http:// or https:// URL */
+	uint32_t webhook_timeout_ms;
 };
 
 #define CONFIG_PATH_MAX 256
@@ -111,6 +149,8 @@ struct config_supervisor {
 	uint32_t timer_interval_ms;	/* period of each stage's timer callback */
 	char audit_log[CONFIG_PATH_MAX];	/* operator commands are appended here */
 	char report[CONFIG_PATH_MAX];	/* run report (JSON) written at shutdown; "" = none */
+	char interval_dir[CONFIG_PATH_MAX];	/* interval latency snapshots go to DIR/intervals.csv; "" = off */
+	uint32_t interval_s;		/* seconds between interval snapshots */
 };
 
 struct config_feed {
@@ -124,6 +164,41 @@ struct config_replay {
 	char speed[16];			/* as written: "max", "1", "10", "0.5" */
 	uint64_t speed_milli;		/* derived: pace multiple x1000; 0 = as fast as possible */
 	uint32_t loop;			/* times through the file */
+};
+
+/* The live sources (feed/moldsrc.h, feed/streamsrc.h): stages "mold" and
+ * "stream". idle_us: how long poll() lets the runtime sleep when nothing
+ * arrived; -1 = auto (0 when the stage's process waits with "spin", which
+ * keeps polling, else 100 us). */
+enum config_mold_recv {
+	CONFIG_MOLD_RECV_AUTO,		/* multishot if the kernel has it, else batch */
+	CONFIG_MOLD_RECV_MULTISHOT,	/* one multishot recvmsg, provided buffers */
+	CONFIG_MOLD_RECV_BATCH,		/* recv_batch recvmsg requests, re-armed as consumed */
+};
+
+#define CONFIG_MOLD_SESSION_MAX 11	/* 1..10 characters, plus NUL */
+#define CONFIG_STREAM_URL_MAX   1024
+
+struct config_mold {
+	char group[CONFIG_LISTEN_MAX];	/* "239.1.2.3:26477" (multicast) or "127.0.0.1:26477" (unicast); "" = none */
+	char interface[CONFIG_LISTEN_MAX];	/* IPv4 address of the interface that joins the group; "" = the kernel's choice */
+	char session[CONFIG_MOLD_SESSION_MAX];	/* only this MoldUDP64 session; "" = any */
+	uint32_t recv_batch;		/* receive buffers / receives in flight, a power of two */
+	uint32_t recv_mode;		/* enum config_mold_recv */
+	uint32_t rcvbuf_kb;		/* socket receive buffer (SO_RCVBUF) */
+	uint32_t stale_ms;		/* no packet (heartbeats count) for this long: HALTED; 0 = off */
+	int32_t idle_us;		/* -1 = auto (above) */
+};
+
+struct config_stream {
+	char url[CONFIG_STREAM_URL_MAX];	/* http(s) streaming endpoint; "" = none */
+	char token_file[CONFIG_PATH_MAX];	/* bearer token's file; "" = the OANDA_TOKEN environment variable */
+	char ca_file[CONFIG_PATH_MAX];	/* "" = the system's CA store */
+	uint32_t heartbeat_timeout_ms;	/* nothing received for this long: stale (HALTED) and reconnect */
+	uint32_t connect_timeout_ms;
+	uint32_t backoff_base_ms;	/* first reconnect delay; doubles per failed attempt, with jitter */
+	uint32_t backoff_max_ms;
+	int32_t idle_us;		/* -1 = auto (above) */
 };
 
 /* The features stage's feature vector (stages/features.h). Names in the
@@ -260,7 +335,24 @@ struct config_risk {
 
 /* The execution stage (stages/execution.h): order manager and broker adapter.
  * Times are on execution's clock: data time in a replay (stages/execution.h). */
-enum config_broker { CONFIG_BROKER_PAPER = 0 };
+enum config_broker { CONFIG_BROKER_PAPER = 0, CONFIG_BROKER_REST = 1 };
+
+/* The REST broker adapter (exec/rest.h): execution.rest. Times are on the
+ * host's wall clock (a real broker's). */
+struct config_rest {
+	char base_url[CONFIG_PATH_MAX];	/* "https://host[:port]", no path */
+	char key_file[CONFIG_PATH_MAX];	/* "" = APCA_API_KEY_ID / APCA_API_SECRET_KEY from the environment */
+	char ca_file[CONFIG_PATH_MAX];	/* "" = the system's CA store */
+	bool insecure_skip_verify;	/* no TLS certificate checks (logged loudly) */
+	uint32_t request_timeout_ms;	/* per request, connect included */
+	uint32_t max_retries;		/* sends of an order that surely did not arrive, before a local reject */
+	uint32_t backoff_base_ms;	/* first retry delay; doubles per consecutive failure, with jitter */
+	uint32_t backoff_max_ms;
+	uint32_t halt_after_failures;	/* consecutive failed requests that engage HALTED */
+	uint32_t poll_ms;		/* open orders (and positions) are polled this often */
+	uint32_t max_inflight;		/* requests (and connections) at once */
+	uint32_t drain_timeout_ms;	/* at the end, wait this long for open orders to close */
+};
 
 struct config_execution {
 	uint32_t broker;		/* enum config_broker */
@@ -270,6 +362,7 @@ struct config_execution {
 	uint32_t snapshot_ms;		/* broker position snapshot for reconciliation, every */
 	uint32_t flatten_offset_bps;	/* flatten orders cross the book by this much */
 	uint32_t drain_step_ms;		/* after end of data, the clock advances this much per loop */
+	struct config_rest rest;	/* broker "rest" */
 };
 
 /* The paper broker (exec/paper.h). */
@@ -308,6 +401,8 @@ struct tp_config {
 	struct config_supervisor supervisor;
 	struct config_feed feed;
 	struct config_replay replay;
+	struct config_mold mold;
+	struct config_stream stream;
 	struct config_features features;
 	struct config_inference inference;
 	struct config_arbitration arbitration;
@@ -317,6 +412,8 @@ struct tp_config {
 	struct config_execution execution;
 	struct config_paper paper;
 	struct config_reconciliation reconciliation;
+	bool production;		/* a production host: `tickpipe run` refuses to start when
+					 * a blocking host check fails (tools/doctor.h) */
 };
 
 struct config_opts {
@@ -352,6 +449,11 @@ int config_feature_parse(const char *name, uint32_t *horizon);
 /* Parses a replay pace: "max" (0) or a positive multiple up to 1000000 with
  * up to 3 decimals ("1" = 1000, "0.5" = 500). Returns 0, or -EINVAL. */
 int config_parse_speed(const char *s, uint64_t *speed_milli);
+
+/* Parses a listen address as monitor.listen takes it: "host:port" or
+ * "[v6addr]:port", port 1..65535. Fills host (without brackets) and *port.
+ * Returns 0, or -EINVAL (host and *port untouched). */
+int config_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port);
 
 /* Release what config_parse allocated and zero *cfg. Nothing is heap-allocated
  * today; callers call it anyway so a later section may allocate. Never fails. */

@@ -1,6 +1,6 @@
 /* broker.h - the broker adapter interface: submit, cancel, poll events, positions
  *
- * Every adapter (exec/paper.h now, a REST adapter over libcurl later) fills
+ * Every adapter (exec/paper.h, exec/rest.h: Alpaca-style REST over libcurl) fills
  * a struct broker: a table of operations and an opaque instance. The
  * execution stage talks only to this interface.
  *
@@ -118,6 +118,24 @@ enum broker_rc {
 	BROKER_UNKNOWN = 2,      /* cancel(): no open order has this id (never seen, or final) */
 };
 
+/* One order the caller believes open at the broker, with what the caller has
+ * applied of it so far (resume()). */
+struct broker_open {
+	char client_id[BROKER_ID_LEN];
+	uint32_t symbol_id;
+	uint8_t side;            /* enum broker_side */
+	uint8_t tif;             /* enum broker_tif */
+	uint8_t accepted;        /* 1: an ACCEPTED event or a fill was applied */
+	uint8_t cancel_sent;     /* 1: the caller asked for a cancel */
+	qty_t qty;
+	px_t limit_px;
+	qty_t cum_qty;           /* filled so far, as applied by the caller */
+	px_t avg_px;             /* average price of those fills; 0 before a fill */
+};
+
+_Static_assert(sizeof(struct broker_open) == 72, "broker_open is 72 bytes");
+_Static_assert(offsetof(struct broker_open, qty) == 40, "broker_open.qty offset");
+
 struct broker_ops {
 	const char *name;        /* "paper", "rest", ... */
 
@@ -146,6 +164,22 @@ struct broker_ops {
 	 * -EAGAIN when the adapter has no current view yet (REST: a fetch is in
 	 * flight; ask again). */
 	int (*positions)(void *self, struct broker_position *out, int max);
+
+	/* Optional (NULL: nothing to do, as for the paper broker, whose state
+	 * survives a restart). A caller whose process restarted hands a fresh
+	 * adapter the orders it believes open, o[0..n), with what it has applied
+	 * of each: the adapter finds out their state at the broker (a lookup by
+	 * client id) and reports, through poll(), only what the caller has not
+	 * applied yet: the missing fills, then the final event; a cancel the
+	 * caller had asked for is asked again. Returns how many it took (0..n;
+	 * the caller hands the rest in a later call), or -EINVAL (bad args). */
+	int (*resume)(void *self, const struct broker_open *o, int n, uint64_t now_ns);
+
+	/* Optional (NULL: never). How many times the adapter has given up on the
+	 * broker (persistent failure: the caller engages the kill switch, HALTED,
+	 * each time this count grows); *why is set to a one-line reason for the
+	 * latest, which names no secret. 0 while it never has. */
+	uint64_t (*trips)(void *self, const char **why);
 };
 
 struct broker {
@@ -173,6 +207,19 @@ static inline int broker_poll(const struct broker *b, uint64_t now_ns, struct br
 static inline int broker_positions(const struct broker *b, struct broker_position *out, int max)
 {
 	return b->ops->positions(b->self, out, max);
+}
+
+/* resume() when the adapter has one; otherwise n (all taken, nothing to do). */
+static inline int broker_resume(const struct broker *b, const struct broker_open *o, int n, uint64_t now_ns)
+{
+	return b->ops->resume ? b->ops->resume(b->self, o, n, now_ns) : n;
+}
+
+/* trips() when the adapter has one; 0 otherwise. */
+static inline uint64_t broker_trips(const struct broker *b, const char **why)
+{
+	*why = "";
+	return b->ops->trips ? b->ops->trips(b->self, why) : 0;
 }
 
 /* A final event: the order is closed and its id will not appear again. */

@@ -7,7 +7,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <stdlib.h>
 #include <unistd.h>
+
+#include <liburing.h>
 
 #include "feed/capture.h"
 
@@ -48,6 +51,8 @@ static const char *const format_names[FEED_FORMAT_MAX] = {
 	[FEED_COINBASE] = "coinbase",
 	[FEED_BINANCE] = "binance",
 	[FEED_CSV_QUOTES] = "csv-quotes",
+	[FEED_IEX_TOPS] = "iex-tops",
+	[FEED_OANDA] = "oanda",
 };
 
 const char *feed_format_name(uint32_t f)
@@ -321,5 +326,270 @@ out:
 		rc = -EIO;
 	}
 	w->f = NULL;
+	return rc;
+}
+
+/* ---- the io_uring writer ---- */
+
+#define CAP_URING_WRITE_MAX (1u << 20)   /* bytes of one write request */
+
+enum { UR_DATA = 1, UR_HDR = 2, UR_SYNC = 3 };
+
+struct cap_uring {
+	struct io_uring ring;
+	bool inflight;                 /* a data write is in flight: [req_off, req_end) of the staged bytes */
+	uint64_t req_off, req_end;
+};
+
+/* Hands the next staged bytes (up to the ring's end, at most
+ * CAP_URING_WRITE_MAX) to the kernel, unless a write is in flight. */
+static void ur_submit(struct cap_uwriter *w)
+{
+	struct cap_uring *u = w->u;
+	if (u->inflight || w->written == w->tail || w->error)
+		return;
+	uint64_t at = w->written & (w->cap - 1), n = w->tail - w->written;
+	if (n > w->cap - at)
+		n = w->cap - at;
+	if (n > CAP_URING_WRITE_MAX)
+		n = CAP_URING_WRITE_MAX;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (!sqe) {
+		w->error = -EBUSY;             /* cannot happen: one request at a time */
+		return;
+	}
+	io_uring_prep_write(sqe, w->fd, w->buf + at, (unsigned)n, w->hdr.header_bytes + w->written);
+	io_uring_sqe_set_data64(sqe, UR_DATA);
+	u->req_off = w->written;
+	u->req_end = w->written + n;
+	u->inflight = true;
+	int rc = io_uring_submit(&u->ring);
+	if (rc < 0) {
+		u->inflight = false;
+		w->error = rc;
+	}
+}
+
+/* One completion (waiting for it if `wait`): its result, or -EAGAIN when
+ * none is there and !wait. */
+static int ur_one(struct cap_uring *u, bool wait, uint64_t *ud)
+{
+	struct io_uring_cqe *cqe;
+	int rc;
+	do
+		rc = wait ? io_uring_wait_cqe(&u->ring, &cqe) : io_uring_peek_cqe(&u->ring, &cqe);
+	while (rc == -EINTR);
+	if (rc < 0)
+		return rc;
+	int res = cqe->res;
+	*ud = cqe->user_data;
+	io_uring_cqe_seen(&u->ring, cqe);
+	return res;
+}
+
+/* Reaps the data write in flight; a short write leaves the rest staged for
+ * the next submit. */
+static void ur_reap(struct cap_uwriter *w, bool wait)
+{
+	struct cap_uring *u = w->u;
+	uint64_t ud = 0;
+	if (!u->inflight)
+		return;
+	int res = ur_one(u, wait, &ud);
+	if (res == -EAGAIN && !wait)
+		return;
+	u->inflight = false;
+	if (res <= 0) {
+		w->error = res < 0 ? res : -EIO;   /* 0 bytes for a non-empty write is no progress */
+		return;
+	}
+	w->written = u->req_off + (uint64_t)res;
+	w->writes++;
+}
+
+/* A blocking io_uring write or fsync of the header's file (create, finish). */
+static int ur_sync_op(struct cap_uwriter *w, int op)
+{
+	struct cap_uring *u = w->u;
+	uint64_t ud = 0;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (!sqe)
+		return -EBUSY;
+	if (op == UR_HDR)
+		io_uring_prep_write(sqe, w->fd, &w->hdr, sizeof(w->hdr), 0);
+	else
+		io_uring_prep_fsync(sqe, w->fd, 0);
+	io_uring_sqe_set_data64(sqe, (uint64_t)op);
+	int rc = io_uring_submit(&u->ring);
+	if (rc < 0)
+		return rc;
+	rc = ur_one(u, true, &ud);
+	if (rc < 0)
+		return rc;
+	if (op == UR_HDR && rc != (int)sizeof(w->hdr))
+		return -EIO;
+	return 0;
+}
+
+int cap_uring_create(struct cap_uwriter *w, const char *path, enum feed_format format, const char *source,
+		     uint64_t buf_bytes, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+	if (!buf_bytes)
+		buf_bytes = CAP_URING_BUF_DEFAULT;
+	if ((uint32_t)format >= FEED_FORMAT_MAX) {
+		cap_msg(err, errlen, "%s: format %u is not a known venue format", path, (unsigned)format);
+		return -EINVAL;
+	}
+	if (buf_bytes & (buf_bytes - 1) || buf_bytes < 2ull * CAP_MAX_RECORD || buf_bytes > (1ull << 34)) {
+		cap_msg(err, errlen, "%s: staging buffer of %llu bytes: expected a power of two from %u", path,
+			(unsigned long long)buf_bytes, 2 * CAP_MAX_RECORD);
+		return -EINVAL;
+	}
+	if (strlen(path) >= sizeof(w->path)) {
+		cap_msg(err, errlen, "%s: path longer than %zu bytes", path, sizeof(w->path) - 1);
+		return -ENAMETOOLONG;
+	}
+	snprintf(w->path, sizeof(w->path), "%s", path);
+	w->cap = buf_bytes;
+	w->buf = aligned_alloc(4096, buf_bytes);
+	w->u = calloc(1, sizeof(*w->u));
+	if (!w->buf || !w->u) {
+		cap_msg(err, errlen, "%s: out of memory for the staging buffer", path);
+		free(w->buf);
+		free(w->u);
+		w->buf = NULL;
+		w->u = NULL;
+		return -ENOMEM;
+	}
+	rc = io_uring_queue_init(4, &w->u->ring, 0);
+	if (rc < 0) {
+		cap_msg(err, errlen, "%s: io_uring_queue_init: %s", path, strerror(-rc));
+		free(w->buf);
+		free(w->u);
+		w->buf = NULL;
+		w->u = NULL;
+		return rc;
+	}
+	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (w->fd < 0) {
+		rc = -errno;
+		cap_msg(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+		goto fail;
+	}
+	cap_header_fill(&w->hdr, format, source, 0, 0);
+	rc = ur_sync_op(w, UR_HDR);
+	if (rc) {
+		cap_msg(err, errlen, "%s: cannot write the header: %s", path, strerror(-rc));
+		goto fail;
+	}
+	return 0;
+fail:
+	if (w->fd >= 0) {
+		struct stat sb;   /* remove what we created, never a device such as /dev/full */
+		bool ours = fstat(w->fd, &sb) == 0 && S_ISREG(sb.st_mode);
+		close(w->fd);
+		if (ours)
+			unlink(path);
+	}
+	w->fd = -1;
+	io_uring_queue_exit(&w->u->ring);
+	free(w->buf);
+	free(w->u);
+	w->buf = NULL;
+	w->u = NULL;
+	return rc;
+}
+
+/* Copies n bytes into the staging ring at tail (wrapping). */
+static void ur_put(struct cap_uwriter *w, const void *src, uint64_t n)
+{
+	uint64_t at = w->tail & (w->cap - 1), first = w->cap - at < n ? w->cap - at : n;
+	memcpy(w->buf + at, src, first);
+	if (n > first)
+		memcpy(w->buf, (const uint8_t *)src + first, n - first);
+	w->tail += n;
+}
+
+int cap_uring_write(struct cap_uwriter *w, uint64_t recv_ns, uint32_t source_id, const void *data, uint32_t len)
+{
+	static const uint8_t zeros[CAP_ALIGN];
+	if (len > CAP_MAX_RECORD)
+		return -EINVAL;
+	if (!w->u)
+		return -EIO;
+	uint64_t need = sizeof(struct cap_record) + cap_pad(len);
+	while (!w->error && w->cap - (w->tail - w->written) < need) {
+		ur_submit(w);
+		ur_reap(w, true);
+	}
+	if (w->error)
+		return w->error;
+	struct cap_record rec = { .recv_ns = recv_ns, .source_id = source_id, .len = len };
+	ur_put(w, &rec, sizeof(rec));
+	if (len)
+		ur_put(w, data, len);
+	if (cap_pad(len) > len)
+		ur_put(w, zeros, cap_pad(len) - len);
+	if (w->count == 0)
+		w->first_ns = recv_ns;
+	w->count++;
+	if (w->tail - w->written >= CAP_URING_BATCH) {
+		ur_reap(w, false);
+		ur_submit(w);
+	}
+	return w->error;
+}
+
+int cap_uring_flush(struct cap_uwriter *w)
+{
+	if (!w->u)
+		return -EIO;
+	ur_reap(w, false);
+	ur_submit(w);
+	return w->error;
+}
+
+int cap_uring_finish(struct cap_uwriter *w, char *err, size_t errlen)
+{
+	int rc = 0;
+	if (!w->u) {
+		cap_msg(err, errlen, "%s: capture is not open", w->path);
+		return -EIO;
+	}
+	while (!w->error && (w->written < w->tail || w->u->inflight)) {
+		ur_submit(w);
+		ur_reap(w, true);
+	}
+	if (w->error) {
+		rc = w->error;
+		cap_msg(err, errlen, "%s: write failed after %llu of %llu record bytes: %s", w->path,
+			(unsigned long long)w->written, (unsigned long long)w->tail, strerror(-rc));
+		goto out;
+	}
+	w->hdr.start_unix_ns = w->first_ns;
+	w->hdr.record_count = w->count;
+	rc = ur_sync_op(w, UR_HDR);
+	if (rc) {
+		cap_msg(err, errlen, "%s: cannot rewrite the header: %s", w->path, strerror(-rc));
+		goto out;
+	}
+	rc = ur_sync_op(w, UR_SYNC);
+	if (rc)
+		cap_msg(err, errlen, "%s: fsync: %s", w->path, strerror(-rc));
+out:
+	io_uring_queue_exit(&w->u->ring);
+	if (close(w->fd) && !rc) {
+		rc = -errno;
+		cap_msg(err, errlen, "%s: cannot close: %s", w->path, strerror(errno));
+	}
+	free(w->buf);
+	free(w->u);
+	w->buf = NULL;
+	w->u = NULL;
+	w->fd = -1;
 	return rc;
 }

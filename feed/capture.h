@@ -95,8 +95,53 @@ int cap_write(struct cap_writer *w, uint64_t recv_ns, uint32_t source_id, const 
 /* Writes the record count and start time into the header and closes. Returns 0 or -EIO. */
 int cap_finish(struct cap_writer *w, char *err, size_t errlen);
 
+/* ---- the io_uring writer (live captures: `tickpipe capture`) ----
+ *
+ * The same file as cap_create/cap_write/cap_finish write, through io_uring:
+ * records are copied into a staging ring in memory (no system call per
+ * record) and handed to the kernel as batched writes at explicit file
+ * offsets, one write in flight at a time, so the file on disk is always the
+ * header plus a prefix of whole or cut records, never a hole: a writer killed
+ * at any instant leaves a capture that reads up to its last whole record
+ * (record_count stays 0 = unknown). cap_uring_finish writes the rest, then
+ * the header's record count and start time, fsyncs and closes. */
+#define CAP_URING_BUF_DEFAULT (4u << 20)   /* staging bytes */
+#define CAP_URING_BATCH       (64u << 10)  /* a write goes out once this much is staged */
+
+struct cap_uring;                          /* the io_uring and its request (capture.c) */
+
+struct cap_uwriter {
+	int fd;
+	struct cap_uring *u;
+	uint8_t *buf;               /* staging ring */
+	uint64_t cap;               /* its bytes, a power of two */
+	uint64_t tail;              /* record bytes staged (file offset - header_bytes) */
+	uint64_t written;           /* record bytes the kernel has written: a prefix of tail */
+	uint64_t count, first_ns;
+	uint64_t writes;            /* write requests completed */
+	int error;                  /* the first write error (negative errno); sticky */
+	struct cap_header hdr;      /* written at create and again at finish */
+	char path[256];
+};
+
+/* Creates (truncates) `path`, writes its header. buf_bytes: staging bytes,
+ * a power of two >= 2 * CAP_MAX_RECORD (0 = CAP_URING_BUF_DEFAULT). Returns 0
+ * or -errno (err set; nothing is left open, the file is removed). */
+int cap_uring_create(struct cap_uwriter *w, const char *path, enum feed_format format, const char *source,
+		     uint64_t buf_bytes, char *err, size_t errlen);
+/* Appends one record; waits for the kernel only when the staging ring is
+ * full. Returns 0, -EINVAL (len > CAP_MAX_RECORD), or the write error that
+ * stopped the writer (then nothing more is written). */
+int cap_uring_write(struct cap_uwriter *w, uint64_t recv_ns, uint32_t source_id, const void *data, uint32_t len);
+/* Reaps completed writes and submits staged bytes (even below the batch
+ * size) without waiting. Returns 0 or the writer's error. */
+int cap_uring_flush(struct cap_uwriter *w);
+/* Writes everything staged, then the header (count, start time), fsyncs and
+ * closes. Returns 0, or -EIO/-errno with err naming the file and the step. */
+int cap_uring_finish(struct cap_uwriter *w, char *err, size_t errlen);
+
 const char *feed_format_name(uint32_t f);
-/* "itch50", "coinbase", "binance", "csv-quotes" -> the format, or FEED_NONE. */
+/* "itch50", "coinbase", "binance", "csv-quotes", "iex-tops", "oanda" -> the format, or FEED_NONE. */
 enum feed_format feed_format_parse(const char *s);
 
 #endif

@@ -5,7 +5,9 @@
 #include "feed/coinbase.h"
 #include "feed/csvq.h"
 #include "feed/decoder.h"
+#include "feed/iex.h"
 #include "feed/itch.h"
+#include "feed/oanda.h"
 
 const char *const decode_reason_names[DEC_R_MAX] = {
 	[DEC_OK] = "ok",
@@ -32,6 +34,8 @@ size_t decoder_state_bytes(enum feed_format f, const struct decoder_limits *lim)
 	case FEED_COINBASE: return coinbase_state_bytes(lim);
 	case FEED_BINANCE: return binance_state_bytes(lim);
 	case FEED_CSV_QUOTES: return csvq_state_bytes(lim);
+	case FEED_IEX_TOPS: return iex_state_bytes(lim);
+	case FEED_OANDA: return oanda_state_bytes(lim);
 	default: return 0;
 	}
 }
@@ -43,6 +47,8 @@ int decoder_init(enum feed_format f, void *state, size_t bytes, const struct dec
 	case FEED_COINBASE: return coinbase_init(state, bytes, lim);
 	case FEED_BINANCE: return binance_init(state, bytes, lim);
 	case FEED_CSV_QUOTES: return csvq_init(state, bytes, lim);
+	case FEED_IEX_TOPS: return iex_init(state, bytes, lim);
+	case FEED_OANDA: return oanda_init(state, bytes, lim);
 	default: return -EINVAL;
 	}
 }
@@ -56,6 +62,8 @@ enum decode_reason decoder_decode(enum feed_format f, void *state, const struct 
 	case FEED_COINBASE: return coinbase_decode(state, env, rec, len, recv_ns, out);
 	case FEED_BINANCE: return binance_decode(state, env, rec, len, recv_ns, out);
 	case FEED_CSV_QUOTES: return csvq_decode(state, env, rec, len, recv_ns, out);
+	case FEED_IEX_TOPS: return iex_decode(state, env, rec, len, recv_ns, out);
+	case FEED_OANDA: return oanda_decode(state, env, rec, len, recv_ns, out);
 	default: return DEC_R_UNKNOWN_TYPE;
 	}
 }

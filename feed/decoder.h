@@ -64,7 +64,7 @@ struct md_out {
 	struct msg_md ev[MD_MAX_PER_RECORD];
 };
 
-/* Each format provides (prefix itch_, coinbase_, binance_, csvq_):
+/* Each format provides (prefix itch_, coinbase_, binance_, csvq_, iex_, oanda_):
  *
  *   size_t X_state_bytes(const struct decoder_limits *lim);
  *       bytes of state for these limits; 0 if the limits are unusable.

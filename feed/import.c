@@ -1,4 +1,4 @@
-/* import.c - importers: ITCH 5.0 BinaryFILE, websocket dumps, CSV quotes -> capture files */
+/* import.c - importers: ITCH 5.0 BinaryFILE, websocket dumps, CSV quotes, IEX TOPS pcap -> capture files */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -207,10 +207,21 @@ int import_parse_utc_offset(const char *s, int64_t *offset_ns)
 
 /* ---- shared plumbing ---- */
 
+/* The next sequence number of one IEX-TP (channel, session). */
+struct tp_session {
+	uint32_t channel;
+	uint32_t session;
+	uint64_t next_seq;
+};
+
 struct imp {
 	const struct import_opts *o;
 	struct import_stats *st;
 	FILE *in;
+	struct pcap_udp_reader pc;   /* pcap: the input */
+	struct tp_session *sess;     /* pcap: sessions seen, st->sessions of them */
+	size_t sess_cap;
+	uint64_t gap_reports;
 	struct cap_writer w;
 	char *line;              /* getline buffer */
 	size_t line_cap;
@@ -221,7 +232,7 @@ struct imp {
 };
 
 /* One defect: counted, and reported while under max_reports. `where` is a
- * line number (text) or byte offset (itch50). */
+ * line number (text), byte offset (itch50) or packet number (pcap). */
 static void defect(struct imp *m, uint64_t where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void defect(struct imp *m, uint64_t where, const char *fmt, ...)
@@ -233,7 +244,9 @@ static void defect(struct imp *m, uint64_t where, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	if (m->o->format == FEED_ITCH50)
+	if (m->o->pcap)
+		fprintf(m->o->log, "%s: packet %" PRIu64 ": ", m->o->in_path, where);
+	else if (m->o->format == FEED_ITCH50)
 		fprintf(m->o->log, "%s: byte offset %" PRIu64 ": ", m->o->in_path, where);
 	else
 		fprintf(m->o->log, "%s:%" PRIu64 ": ", m->o->in_path, where);
@@ -478,6 +491,138 @@ read_error:
 	return rc;
 }
 
+/* ---- pcap: UDP payloads = IEX-TP segments -> one record per TOPS message ---- */
+
+/* The session's entry, added when new (*fresh set). NULL when out of memory. */
+static struct tp_session *tp_session(struct imp *m, const struct iex_tp_seg *s, bool *fresh)
+{
+	*fresh = false;
+	for (size_t i = 0; i < m->st->sessions; i++)
+		if (m->sess[i].channel == s->channel && m->sess[i].session == s->session)
+			return &m->sess[i];
+	if (m->st->sessions == m->sess_cap) {
+		size_t cap = m->sess_cap ? 2 * m->sess_cap : 4;
+		struct tp_session *n = realloc(m->sess, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		m->sess = n;
+		m->sess_cap = cap;
+	}
+	struct tp_session *e = &m->sess[m->st->sessions++];
+	e->channel = s->channel;
+	e->session = s->session;
+	*fresh = true;
+	return e;
+}
+
+/* Sequence check of one accepted segment: returns how many of its leading
+ * messages were written already (a repeated segment, the other feed of an A/B
+ * pair), or -ENOMEM. A segment that starts past the expected number is a gap:
+ * counted, and the first few reported. */
+static int64_t tp_sequence(struct imp *m, uint64_t packet, const struct iex_tp_seg *s)
+{
+	bool fresh;
+	struct tp_session *e = tp_session(m, s, &fresh);
+	if (!e) {
+		imp_msg(m->err, m->errlen, "%s: packet %" PRIu64 ": out of memory", m->o->in_path, packet);
+		return -ENOMEM;
+	}
+	uint64_t end = s->first_seq + s->count, dup = 0;
+	if (fresh) {
+		e->next_seq = end;
+		return 0;
+	}
+	if (s->first_seq > e->next_seq) {
+		uint64_t lost = s->first_seq - e->next_seq;
+		m->st->gaps++;
+		m->st->gap_messages += lost;
+		if (m->o->log && m->gap_reports++ < m->o->max_reports)
+			fprintf(m->o->log, "%s: packet %" PRIu64 ": sequence gap in session %" PRIu32 " (channel %" PRIu32
+				"): expected message %" PRIu64 ", the segment starts at %" PRIu64 " (%" PRIu64
+				" messages lost)\n", m->o->in_path, packet, s->session, s->channel, e->next_seq,
+				s->first_seq, lost);
+	} else if (s->first_seq < e->next_seq) {
+		dup = e->next_seq - s->first_seq;
+		if (dup > s->count)
+			dup = s->count;
+	}
+	if (end > e->next_seq)
+		e->next_seq = end;
+	return (int64_t)dup;
+}
+
+/* Says what was wrong with a UDP payload that is not a TOPS segment. */
+static void tp_defect(struct imp *m, uint64_t packet, enum iex_tp_err e, const struct iex_tp_seg *s)
+{
+	switch (e) {
+	case IEX_TP_SHORT:
+		defect(m, packet, "UDP payload of %" PRIu32 " bytes: shorter than the %u-byte IEX-TP header",
+		       s->udp_len, IEX_TP_HDR_LEN);
+		break;
+	case IEX_TP_BAD_VERSION:
+		defect(m, packet, "IEX-TP version %u: expected %u (not an IEX-TP segment?)", s->version, IEX_TP_VERSION);
+		break;
+	case IEX_TP_PROTOCOL:
+		defect(m, packet, "IEX-TP message protocol 0x%04x: expected 0x%04x (TOPS)", s->protocol, IEX_TP_TOPS);
+		break;
+	case IEX_TP_LENGTH:
+		defect(m, packet, "IEX-TP payload length %u: %" PRIu32 " bytes follow the 40-byte header", s->payload_len,
+		       s->udp_len - IEX_TP_HDR_LEN);
+		break;
+	default:
+		defect(m, packet, "IEX-TP message blocks: the header counts %u messages in %u bytes; the blocks stop "
+		       "adding up at byte %" PRIu32 " of the payload", s->count, s->payload_len, s->blocks_len);
+		break;
+	}
+}
+
+static int import_pcap(struct imp *m)
+{
+	struct import_stats *st = m->st;
+	struct pcap_udp_pkt p;
+	int rc;
+
+	while ((rc = pcap_udp_next(&m->pc, &p, st->truncated_why, sizeof(st->truncated_why))) == 1) {
+		st->packets++;
+		st->bytes += p.caplen;
+		if (p.skip != PCAP_UDP_OK) {
+			st->skip_pcap[p.skip]++;
+			if (p.skip != PCAP_UDP_NOT_UDP)
+				defect(m, p.number, "%s", pcap_udp_skip_text[p.skip]);
+			continue;
+		}
+		struct iex_tp_seg s;
+		enum iex_tp_err e = iex_tp_parse(p.payload, p.len, IEX_TP_TOPS, &s);
+		if (e != IEX_TP_OK) {
+			st->skip_tp[e]++;
+			tp_defect(m, p.number, e, &s);
+			continue;
+		}
+		st->segments++;
+		st->messages += s.count;
+		if (s.count == 0)
+			st->heartbeats++;
+		int64_t dup = tp_sequence(m, p.number, &s);
+		if (dup < 0)
+			return (int)dup;
+		st->duplicates += (uint64_t)dup;
+		const uint8_t *msg;
+		uint16_t len;
+		uint32_t off = 0;
+		for (int64_t i = 0; iex_tp_next(&s, &off, &msg, &len); i++)
+			if (i >= dup && (rc = put(m, p.ts_ns, msg, len)))
+				return rc;
+	}
+	if (rc < 0) {                   /* a cut-off or corrupt tail: keep what came before */
+		st->truncated = true;
+		st->truncated_offset = st->packets;
+		rc = 0;
+	} else {
+		st->truncated_why[0] = '\0';
+	}
+	return rc;
+}
+
 /* ---- entry point ---- */
 
 static int check_opts(const struct import_opts *o, char *err, size_t errlen)
@@ -497,6 +642,12 @@ static int check_opts(const struct import_opts *o, char *err, size_t errlen)
 	case FEED_COINBASE:
 	case FEED_BINANCE:
 		return 0;
+	case FEED_IEX_TOPS:
+		if (!o->pcap) {
+			imp_msg(err, errlen, "iex-tops: comes in pcap files: tickpipe import pcap FILE --format iex-tops");
+			return -EINVAL;
+		}
+		return 0;
 	case FEED_CSV_QUOTES:
 		if (!o->symbol || !o->symbol[0]) {
 			imp_msg(err, errlen, "csv-quotes: --symbol is required (it is prepended to every line, "
@@ -510,7 +661,8 @@ static int check_opts(const struct import_opts *o, char *err, size_t errlen)
 		}
 		return 0;
 	default:
-		imp_msg(err, errlen, "format %u: expected itch50, coinbase, binance or csv-quotes", (unsigned)o->format);
+		imp_msg(err, errlen, "format %u: expected itch50, coinbase, binance, csv-quotes or iex-tops",
+			(unsigned)o->format);
 		return -EINVAL;
 	}
 }
@@ -525,12 +677,19 @@ int import_run(const struct import_opts *o, struct import_stats *st, char *err, 
 	memset(st, 0, sizeof(*st));
 	if ((rc = check_opts(o, err, errlen)))
 		return rc;
+	if (o->pcap && o->format != FEED_IEX_TOPS) {
+		imp_msg(err, errlen, "pcap: --format %s: expected iex-tops (the one format read from pcap files)",
+			feed_format_name(o->format));
+		return -EINVAL;
+	}
 	if (snprintf(tmp, sizeof(tmp), "%s" PARTIAL_SUFFIX, o->out_path) >= (int)sizeof(tmp)) {
 		imp_msg(err, errlen, "%s: path longer than %zu bytes", o->out_path, sizeof(tmp) - sizeof(PARTIAL_SUFFIX));
 		return -ENAMETOOLONG;
 	}
-	m.in = fopen(o->in_path, "rbe");
-	if (!m.in) {
+	if (o->pcap) {
+		if ((rc = pcap_udp_open(&m.pc, o->in_path, err, errlen)))
+			return rc;
+	} else if (!(m.in = fopen(o->in_path, "rbe"))) {
 		rc = -errno;
 		imp_msg(err, errlen, "%s: cannot open: %s", o->in_path, strerror(errno));
 		return rc;
@@ -540,7 +699,9 @@ int import_run(const struct import_opts *o, struct import_stats *st, char *err, 
 	if ((rc = cap_create(&m.w, tmp, o->format, base, err, errlen)))
 		goto fail;
 	created = true;
-	if (o->format == FEED_ITCH50)
+	if (o->pcap)
+		rc = import_pcap(&m);
+	else if (o->format == FEED_ITCH50)
 		rc = import_itch(&m);
 	else if (o->format == FEED_CSV_QUOTES)
 		rc = import_csv(&m);
@@ -564,8 +725,11 @@ fail:
 	}
 	if (created)
 		unlink(tmp);
-	fclose(m.in);
+	if (m.in)
+		fclose(m.in);
+	pcap_udp_close(&m.pc);
 	free(m.line);
 	free(m.rec);
+	free(m.sess);
 	return rc;
 }

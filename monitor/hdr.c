@@ -221,6 +221,35 @@ int hdr_snapshot(struct hdr *dst, size_t bytes, const struct hdr *live)
 	return 0;
 }
 
+int hdr_restore_totals(struct hdr *h, uint64_t sum, int64_t min, int64_t max, uint64_t overflow)
+{
+	/* Relaxed throughout: h is private to this process (see hdr.h). */
+	int32_t first = -1, last = -1;
+	for (int32_t i = 0; i < h->counts_len; i++)
+		if (load_relaxed(&h->counts[i])) {
+			first = first < 0 ? i : first;
+			last = i;
+		}
+	if (first < 0) {
+		if (sum || overflow)
+			return -EINVAL;
+		store_relaxed(&h->sum, 0);
+		store_relaxed(&h->overflow_count, 0);
+		store_relaxed(&h->min, INT64_MAX);
+		store_relaxed(&h->max, 0);
+		return 0;
+	}
+	if (min < h->lowest || max > h->highest || min > max ||
+	    hdr_index_of(h, min) != first || hdr_index_of(h, max) != last ||
+	    overflow > load_relaxed(&h->counts[hdr_index_of(h, h->highest)]))
+		return -EINVAL;
+	store_relaxed(&h->sum, sum);
+	store_relaxed(&h->overflow_count, overflow);
+	store_relaxed(&h->min, min);
+	store_relaxed(&h->max, max);
+	return 0;
+}
+
 int64_t hdr_min(const struct hdr *h)
 {
 	return hdr_total(h) ? load_relaxed(&h->min) : 0; /* relaxed: as hdr_total */

@@ -114,6 +114,18 @@ int hdr_merge(struct hdr *dst, const struct hdr *src);
  * on failure *dst is not touched. */
 int hdr_snapshot(struct hdr *dst, size_t bytes, const struct hdr *live);
 
+/* Rebuilding a histogram from its non-zero counts (e.g. from a run report):
+ * hdr_record_n(h, hdr_value_at_index(h, i), n) puts n values in counts[i],
+ * but its sum, min, max and overflow count then describe those ranges' low
+ * bounds, not the values first recorded. This sets them to the original's
+ * exact totals, so hdr_mean() and the .hgrm output match it byte for byte.
+ * Only the writer may call it (on a private histogram).
+ * Returns 0, or -EINVAL when the totals contradict the counts: min and max
+ * outside [lowest, highest], min not in the first non-empty range or max not
+ * in the last, overflow above the count of the range holding highest, or a
+ * non-zero sum or overflow on an empty histogram; h is then unchanged. */
+int hdr_restore_totals(struct hdr *h, uint64_t sum, int64_t min, int64_t max, uint64_t overflow);
+
 /* Readers. Call them on a private histogram or a snapshot; on a live one
  * they work but may mix records from before and after a concurrent update. */
 

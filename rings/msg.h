@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MSG_ABI_VERSION 5
+#define MSG_ABI_VERSION 7
 
 /* Prices and quantities are fixed-point integers: value = mantissa * 10^-scale,
  * with the scale stored per symbol in the symbol table. Never floating point. */
@@ -67,7 +67,9 @@ enum feed_format {
 	FEED_COINBASE = 2,       /* one Coinbase websocket JSON message */
 	FEED_BINANCE = 3,        /* one Binance combined-stream JSON message */
 	FEED_CSV_QUOTES = 4,     /* one "SYMBOL,timestamp,bid,ask" line (the importer prepends the symbol), no newline */
-	FEED_FORMAT_MAX = 5,
+	FEED_IEX_TOPS = 5,       /* one IEX TOPS 1.6 message of an IEX-TP segment, no length prefix */
+	FEED_OANDA = 6,          /* one OANDA v20 pricing-stream JSON object (PRICE or HEARTBEAT), no newline */
+	FEED_FORMAT_MAX = 7,
 };
 
 /* The header of a raw feed record in the byte ring; the venue bytes follow. */

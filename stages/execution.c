@@ -1,10 +1,13 @@
 /* execution.c - the execution stage: order manager over a broker adapter (see execution.h) */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "exec/orders.h"
 #include "exec/paper.h"
+#include "exec/rest.h"
 #include "stages/execution.h"
 
 #define EV_PER_UNIT      32      /* broker events applied per service() */
@@ -15,6 +18,7 @@
 #define TIMEOUT_CHECK_NS 10000000ULL   /* timeouts are looked for every 10 ms of clock */
 #define DRAIN_MAX_STEPS  1000000u
 #define NS_PER_DAY       86400000000000ULL
+#define RESUME_BATCH     64      /* open orders handed to a new REST adapter per call */
 
 enum { FLAT_NONE = 0, FLAT_CANCEL = 1, FLAT_SEND = 2 };
 enum { DRAIN_NONE = 0, DRAIN_WAIT = 1, DRAIN_SNAP = 2, DRAIN_DONE = 3 };
@@ -28,6 +32,7 @@ static const char *const exec_reasons[] = {
 	[EXEC_R_TIMEOUT] = "timeout_cancel", [EXEC_R_FLATTEN] = "flatten",
 	[EXEC_R_FLATTEN_ORDER] = "flatten_order", [EXEC_R_DUPLICATE] = "duplicate_order",
 	[EXEC_R_BAD_ORDER] = "bad_order", [EXEC_R_SNAPSHOT] = "snapshot",
+	[EXEC_R_BROKER_HALT] = "broker_halt",
 	[EXEC_R_MAX] = NULL,
 };
 
@@ -53,6 +58,7 @@ struct exec_state {
 	uint32_t flat_n;            /* FLAT_SEND: entries of flat[] */
 	uint64_t off_orders, off_paper, off_snap, off_cnt, off_active, off_flat;
 	uint64_t bytes_orders, bytes_paper;
+	uint64_t drain_start_ns;    /* REST: when draining began (drain_timeout_ms) */
 };
 
 /* Process-local view (pointers into the state region). */
@@ -66,6 +72,8 @@ struct exec_view {
 	uint32_t *active;               /* [n_syms] symbols with cnt > 0 */
 	struct broker_position *flat;   /* [n_syms] positions being flattened */
 	uint32_t pipeline_id;
+	struct rest *rest;              /* broker "rest": the adapter, in this process's memory */
+	uint64_t trips_seen;            /* the adapter's trips() acted on (this process) */
 };
 
 static struct exec_view V;          /* one execution stage per process */
@@ -93,8 +101,9 @@ static size_t exec_plan(const struct tp_config *cfg, struct exec_state *st)
 	size_t at = ALIGN64(sizeof(struct exec_state));
 
 	paper_params_of(cfg, &pp);
-	size_t ob = orders_bytes(cfg->execution.max_orders), pb = paper_bytes(&pp, n);
-	if (!ob || !pb)
+	bool paper = cfg->execution.broker == CONFIG_BROKER_PAPER;
+	size_t ob = orders_bytes(cfg->execution.max_orders), pb = paper ? paper_bytes(&pp, n) : 0;
+	if (!ob || (paper && !pb))
 		return 0;
 	st->off_orders = at;
 	st->bytes_orders = ob;
@@ -132,7 +141,8 @@ static size_t exec_undo_size(const struct tp_config *cfg)
 	/* A service unit: a poll, flatten submits (each bounded like a poll),
 	 * the events' orders, timeout or drain cancels of every order, inserts,
 	 * retires, the snapshot and the progress record. */
-	size_t n = paper_undo_bytes(&pp) * (1 + FLATTEN_PER_UNIT) +
+	size_t pu = cfg->execution.broker == CONFIG_BROKER_PAPER ? paper_undo_bytes(&pp) : 0;
+	size_t n = pu * (1 + FLATTEN_PER_UNIT) +
 		   EV_PER_UNIT * order + max_o * (order + undo_cost(sizeof(uint64_t))) +
 		   FLATTEN_PER_UNIT * orders_undo_insert_bytes() + RETIRE_PER_UNIT * retire +
 		   undo_cost((size_t)cfg->feed.max_symbols * sizeof(struct broker_position)) * 2 +
@@ -295,6 +305,138 @@ static void cancel_order(struct stage_ctx *c, struct order *o, int ev)
 	orders_apply(o, ev, 0, 0, V.st->clock_ns);
 }
 
+/* ---- the REST broker ---- */
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* A REST broker is real: its delays are wall time, so execution's clock
+ * follows the host's wall clock (never backwards) rather than market time. */
+static void clock_follow_wall(struct exec_state *st)
+{
+	if (V.rest) {
+		uint64_t w = wall_ns();
+		if (w > st->clock_ns)
+			st->clock_ns = w;
+	}
+}
+
+/* Hands the new adapter every order the table holds open (after a restart:
+ * the dead process may have sent them, or cancels of them). */
+static int rest_resume_open(uint64_t now_ns)
+{
+	struct broker_open batch[RESUME_BATCH];
+	int n = 0, total = 0;
+	for (uint32_t i = 0; i <= V.orders->nslots; i++) {
+		const struct order *o = i < V.orders->nslots ? &V.orders->slot[i] : NULL;
+		if (o && (!o->seq || o->state == ORDERS_NEW || orders_state_final(o->state)))
+			continue;
+		if (o) {
+			struct broker_order b;
+			broker_order_of(o, V.pipeline_id, &b);
+			struct broker_open *e = &batch[n++];
+			memset(e, 0, sizeof(*e));
+			memcpy(e->client_id, b.client_id, BROKER_ID_LEN);
+			e->symbol_id = o->symbol_id;
+			e->side = o->side;
+			e->tif = b.tif;
+			e->accepted = o->state != ORDERS_SUBMITTED;
+			e->cancel_sent = (o->flags & ORDERS_F_CANCEL_SENT) != 0;
+			e->qty = o->qty;
+			e->limit_px = o->limit_px;
+			e->cum_qty = o->cum_qty;
+			e->avg_px = o->avg_px;
+		}
+		if (n == RESUME_BATCH || (!o && n)) {
+			int k = broker_resume(&V.broker, batch, n, now_ns);
+			if (k != n)
+				return k < 0 ? k : -ENOSPC;
+			total += n;
+			n = 0;
+		}
+	}
+	return total;
+}
+
+static int rest_open(struct stage_ctx *c, bool restarted)
+{
+	const struct config_rest *x = &c->cfg->execution.rest;
+	struct rest_params p;
+	struct rest_keys k;
+	char err[512];
+
+	rest_params_default(&p);
+	snprintf(p.base_url, sizeof(p.base_url), "%s", x->base_url);
+	snprintf(p.ca_file, sizeof(p.ca_file), "%s", x->ca_file);
+	p.insecure_skip_verify = x->insecure_skip_verify;
+	p.request_timeout_ms = x->request_timeout_ms;
+	p.max_retries = x->max_retries;
+	p.backoff_base_ms = x->backoff_base_ms;
+	p.backoff_max_ms = x->backoff_max_ms;
+	p.halt_after_failures = x->halt_after_failures;
+	p.poll_ms = x->poll_ms;
+	p.max_inflight = x->max_inflight;
+	p.max_orders = c->cfg->execution.max_orders;
+	int rc = rest_keys_load(x->key_file, &k, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "tickpipe: execution: %s\n", err);
+		return rc;
+	}
+	V.rest = rest_create(&p, &k, c->symtab, err, sizeof(err));
+	rest_keys_wipe(&k);
+	if (!V.rest) {
+		fprintf(stderr, "tickpipe: execution: %s\n", err);
+		return -EINVAL;
+	}
+	rest_broker(V.rest, &V.broker);
+	clock_follow_wall(V.st);
+	if (restarted) {
+		rc = rest_resume_open(V.st->clock_ns);
+		if (rc < 0) {
+			fprintf(stderr, "tickpipe: execution: cannot follow the open orders again: %s\n", strerror(-rc));
+			rest_destroy(V.rest);
+			V.rest = NULL;
+			return rc;
+		}
+		fprintf(stderr, "tickpipe: execution: restarted; looking up %d open orders at %s\n", rc, x->base_url);
+	}
+	return 0;
+}
+
+/* The adapter gave up on the broker (rest.h): engage the kill switch, once per trip. */
+static void check_trips(struct stage_ctx *c)
+{
+	const char *why;
+	uint64_t t = broker_trips(&V.broker, &why);
+	if (t <= V.trips_seen)
+		return;
+	V.trips_seen = t;
+	if (control_trading_state(c->ctl) != TRADING_HALTED)
+		control_set_state(c->ctl, TRADING_HALTED, why);
+	stats_reason(c->stats, EXEC_R_BROKER_HALT);
+	fprintf(stderr, "tickpipe: execution: kill switch: trading HALTED: %s\n", why);
+}
+
+static void exec_fini(struct stage_ctx *c)
+{
+	(void)c;
+	if (V.rest) {
+		struct rest_stats rs;
+		rest_get_stats(V.rest, &rs);
+		fprintf(stderr, "tickpipe: execution: rest: %" PRIu64 " requests, %" PRIu64 " failed (%" PRIu64
+			" timeouts, %" PRIu64 " 429, %" PRIu64 " 5xx), %" PRIu64 " unknown outcomes looked up, %" PRIu64
+			" adopted, %" PRIu64 " sent again, %" PRIu64 " rejected unsent, %" PRIu64 " trips\n",
+			rs.requests, rs.failures, rs.timeouts, rs.http_429, rs.http_5xx, rs.unknown_outcomes, rs.adopted,
+			rs.resent, rs.local_rejects, rs.trips);
+	}
+	rest_destroy(V.rest);
+	V.rest = NULL;
+}
+
 /* ---- the stage ---- */
 
 static int exec_init(struct stage_ctx *c, bool restarted)
@@ -314,9 +456,11 @@ static int exec_init(struct stage_ctx *c, bool restarted)
 				     c->cfg->execution.max_orders, c->cfg->pipeline.id);
 		if (rc)
 			return rc;
-		rc = paper_init(base + st->off_paper, st->bytes_paper, &pp, c->market, c->symtab);
-		if (rc)
-			return rc;
+		if (c->cfg->execution.broker == CONFIG_BROKER_PAPER) {
+			rc = paper_init(base + st->off_paper, st->bytes_paper, &pp, c->market, c->symtab);
+			if (rc)
+				return rc;
+		}
 		st->flatten_seen = load_acquire(&c->ctl->flatten_seq);
 	}
 	V.st = st;
@@ -325,10 +469,18 @@ static int exec_init(struct stage_ctx *c, bool restarted)
 	if (orders_check(V.orders, st->bytes_orders, V.pipeline_id))
 		return -EINVAL;
 	orders_set_undo(V.orders, c->undo);
-	V.paper = paper_attach(base + st->off_paper, st->bytes_paper, c->market, c->symtab, c->undo);
-	if (!V.paper)
-		return -EINVAL;
-	paper_broker(V.paper, &V.broker);
+	V.rest = NULL;
+	V.trips_seen = 0;
+	if (c->cfg->execution.broker == CONFIG_BROKER_REST) {
+		int rc = rest_open(c, restarted);
+		if (rc)
+			return rc;
+	} else {
+		V.paper = paper_attach(base + st->off_paper, st->bytes_paper, c->market, c->symtab, c->undo);
+		if (!V.paper)
+			return -EINVAL;
+		paper_broker(V.paper, &V.broker);
+	}
 	V.snap = (struct broker_position *)(base + st->off_snap);
 	V.flat = (struct broker_position *)(base + st->off_flat);
 	V.cnt = (uint32_t *)(base + st->off_cnt);
@@ -346,6 +498,7 @@ static int exec_handle(struct stage_ctx *c, const struct msg_hdr *h, uint32_t le
 	stage_save(c, V.st, sizeof(*V.st));
 	if (m->recv_ns > V.st->clock_ns)
 		V.st->clock_ns = m->recv_ns;
+	clock_follow_wall(V.st);
 	if (c->exposure && m->hdr.symbol_id >= 1 && m->hdr.symbol_id <= c->exposure->capacity) {
 		stage_save(c, expo_entry(c->exposure, m->hdr.symbol_id), sizeof(struct expo_entry));
 		expo_taken(c->exposure, m->hdr.symbol_id, m->side, m->qty);
@@ -369,6 +522,7 @@ static bool poll_broker(struct stage_ctx *c)
 	struct exec_state *st = V.st;
 	struct broker_event ev[EV_PER_UNIT];
 	int n = broker_poll(&V.broker, st->clock_ns, ev, EV_PER_UNIT);
+	check_trips(c);
 
 	for (int i = 0; i < n; i++) {
 		const struct broker_event *e = &ev[i];
@@ -540,14 +694,20 @@ static int exec_service(struct stage_ctx *c, bool draining)
 
 	stage_save(c, st, sizeof(*st));
 	advance_clock(st, c->market);
+	clock_follow_wall(st);
 
 	if (draining && st->drain_phase == DRAIN_NONE) {
 		cancel_all(c);
 		st->drain_phase = DRAIN_WAIT;
+		st->drain_start_ns = st->clock_ns;
 	}
 	if (draining && st->drain_phase == DRAIN_WAIT) {
-		st->clock_ns += (uint64_t)x->drain_step_ms * 1000000ULL;
-		if (++st->drain_steps > DRAIN_MAX_STEPS) {
+		if (!V.rest)
+			st->clock_ns += (uint64_t)x->drain_step_ms * 1000000ULL;
+		bool give_up = V.rest ? st->n_open && st->clock_ns - st->drain_start_ns >
+								 (uint64_t)x->rest.drain_timeout_ms * 1000000ULL
+				      : ++st->drain_steps > DRAIN_MAX_STEPS;
+		if (give_up) {
 			fprintf(stderr, "tickpipe: execution: %u orders still open at the broker after draining; "
 				"finishing without them\n", st->n_open);
 			counter_add(&c->stats->errors, st->n_open);
@@ -570,6 +730,13 @@ static int exec_service(struct stage_ctx *c, bool draining)
 	}
 	if (draining && st->drain_phase == DRAIN_SNAP && !st->snap_pending)
 		st->drain_phase = DRAIN_DONE;
+	if (draining && V.rest && st->drain_phase == DRAIN_WAIT && !st->snap_pending && st->n_open == 0 &&
+	    st->clock_ns - st->drain_start_ns > 2 * (uint64_t)x->rest.drain_timeout_ms * 1000000ULL + 1000000000ULL) {
+		fprintf(stderr, "tickpipe: execution: no position list from the broker after draining; finishing "
+				"without a last comparison\n");
+		counter_add(&c->stats->errors, 1);
+		st->drain_phase = DRAIN_DONE;
+	}
 
 	flatten_step(c);
 
@@ -589,7 +756,7 @@ static int exec_service(struct stage_ctx *c, bool draining)
 	}
 	retire_some(c);
 
-	c->want_service = st->snap_pending || st->flatten_phase != FLAT_NONE;
+	c->want_service = st->snap_pending || st->flatten_phase != FLAT_NONE || (V.rest && rest_busy(V.rest));
 	if (draining && st->drain_phase == DRAIN_DONE)
 		return STAGE_EOF;
 	return (int)(c->out_pending - out0);
@@ -609,6 +776,7 @@ const struct stage_def execution_stage = {
 	.reasons = exec_reasons,
 	.extra_hists = 1u << STATS_H_T2T,
 	.init = exec_init,
+	.fini = exec_fini,
 	.handle = exec_handle,
 	.service = exec_service,
 };

@@ -2,9 +2,13 @@
  *
  * Consumes risk-approved orders (ring "order") and produces execution
  * reports (ring "report") for reconciliation. It owns the order table
- * (exec/orders.h) and the broker adapter (exec/broker.h; the paper broker
- * now), both in its state region, so a restarted process carries on with
- * the same orders and the same broker.
+ * (exec/orders.h) and the broker adapter (exec/broker.h), per
+ * execution.broker: "paper" (exec/paper.h), which lives in the state region
+ * with the table, so a restarted process carries on with the same orders
+ * and the same broker; or "rest" (exec/rest.h), a real broker over HTTPS,
+ * whose adapter lives in process memory: a restarted process creates a new
+ * one and hands it every order the table holds open (broker_resume), which
+ * it looks up by client id at the broker before anything is sent again.
  *
  * handle(order): the order goes into the table (NEW), to the broker
  *   (client id tp<pipeline.id>-<order_seq>), and becomes SUBMITTED; one
@@ -20,7 +24,9 @@
  *   broker's events, so it agrees with the reports before it; forgets final
  *   orders after linger_ms. Draining (end of input): cancels what is open,
  *   keeps polling until every order is final, sends a last snapshot, then
- *   finishes.
+ *   finishes. When the adapter gives up on its broker (broker_trips grows:
+ *   persistent failure), trading is set HALTED with the adapter's reason
+ *   (counted as broker_halt).
  *
  * Exactly once. Every handle() and service() is one unit with the undo log
  * (stages/undo.h): the order table, the paper broker and this state either
@@ -33,6 +39,10 @@
  * it has open orders in. In a replay it is the capture's time, so paper
  * latency, timeouts and snapshots are in market time and a replay is
  * reproducible; after the end of data it advances drain_step_ms per loop.
+ * With a REST broker the clock also follows the host's wall clock (never
+ * backwards): a real broker's latency, retries and timeouts are wall time;
+ * the drain then waits at most execution.rest.drain_timeout_ms for open
+ * orders to close.
  *
  * Orders execution originates (flatten) take order_seq EXEC_SEQ_FLATTEN + n,
  * a range risk's counter never reaches.
@@ -63,6 +73,7 @@ enum exec_reason {
 	EXEC_R_DUPLICATE,        /* an order_seq already in the table */
 	EXEC_R_BAD_ORDER,        /* not an order, or malformed */
 	EXEC_R_SNAPSHOT,         /* broker position snapshots sent */
+	EXEC_R_BROKER_HALT,      /* the broker adapter gave up on the broker: kill switch engaged */
 	EXEC_R_MAX,
 };
 

@@ -4,7 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "feed/moldsrc.h"
 #include "feed/replay.h"
+#include "feed/streamsrc.h"
 #include "stages/arbitration.h"
 #include "stages/decode.h"
 #include "stages/features.h"
@@ -52,6 +54,8 @@ void stage_register_builtin(void)
 	if (done++)
 		return;
 	stage_register(&replay_stage);
+	stage_register(&mold_stage);
+	stage_register(&stream_stage);
 	stage_register(&decode_stage);
 	stage_register(&features_stage);
 	stage_register(&inference_stage);

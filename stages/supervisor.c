@@ -17,10 +17,13 @@
 #include <cjson/cJSON.h>
 
 #include "monitor/hdr.h"
+#include "monitor/server.h"
+#include "monitor/report.h"
 #include "monitor/tsc.h"
 #include "stages/layout.h"
 #include "stages/runtime.h"
 #include "stages/supervisor.h"
+#include "tools/doctor.h"
 
 #define RESTART_HISTORY 1024
 #define EXIT_STAGE_INIT 3      /* a child whose stage could not start: not restarted */
@@ -41,6 +44,7 @@ struct sup {
 	uint64_t restart_ns[RESTART_HISTORY];
 	unsigned n_restarts;
 	uint64_t started_ns;
+	pid_t monitor_pid;         /* monitor.enabled: `tickpipe monitor` as a child; 0 = none */
 };
 
 static char *title_start;
@@ -157,6 +161,69 @@ static int spawn(struct sup *s, int p)
 	return 0;
 }
 
+/* ---- the monitor: a child that maps the segment read-only; never restarted ---- */
+
+static void monitor_start(struct sup *s)
+{
+	if (!s->cfg->monitor.enabled)
+		return;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		say(s, "cannot start the monitor (%s); the pipeline runs without it", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		signal(SIGINT, SIG_IGN);          /* ^C drains the pipeline; the monitor serves on */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != s->ctl->supervisor_pid)
+			_exit(1);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		set_title("tickpipe:monitor", "monitor");
+		seg_detach(&s->seg);              /* it maps the segment itself, read-only */
+		const struct config_monitor *m = &s->cfg->monitor;
+		struct mon_server_opts mo = { .segment = s->cfg->segment.name, .listen = m->listen,
+					      .interval_ms = m->interval_ms, .cpu = m->cpu, .cfg = s->cfg,
+					      .ignore_sigint = true, .quiet = s->o->quiet };
+		int rc = mon_server_run(&mo);
+		_exit(rc == 0 ? 0 : rc == -EINVAL ? 2 : 1);
+	}
+	s->monitor_pid = pid;
+}
+
+/* The monitor exited: logged, never restarted; the pipeline is not its concern. */
+static void monitor_gone(struct sup *s, int status)
+{
+	if (WIFSIGNALED(status))
+		say(s, "monitor (pid %d) killed by signal %d; the pipeline goes on without it", (int)s->monitor_pid,
+		    WTERMSIG(status));
+	else
+		say(s, "monitor (pid %d) exited with status %d; the pipeline goes on without it", (int)s->monitor_pid,
+		    WEXITSTATUS(status));
+	s->monitor_pid = 0;
+}
+
+/* SIGTERM, then SIGKILL if it has not left within 5 s (a webhook POST in flight). */
+static void monitor_stop(struct sup *s)
+{
+	int status = 0;
+	pid_t pid = s->monitor_pid, r = 0;
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 500 && (r = waitpid(pid, &status, WNOHANG)) == 0; i++)
+		usleep(10000);
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		r = waitpid(pid, &status, 0);
+	}
+	if (r == pid && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		monitor_gone(s, status);
+	s->monitor_pid = 0;
+}
+
 /* ---- watching ---- */
 
 static bool proc_stages_done(const struct sup *s, int p)
@@ -209,6 +276,10 @@ static unsigned recent_restarts(struct sup *s, uint64_t now)
 static int on_exit_child(struct sup *s, pid_t pid, int status)
 {
 	int p;
+	if (pid == s->monitor_pid) {
+		monitor_gone(s, status);
+		return 0;
+	}
 	for (p = 0; p < s->L.n_procs && s->procs[p].pid != pid; p++)
 		;
 	if (p == s->L.n_procs)
@@ -353,6 +424,113 @@ static void add_hist(cJSON *obj, const char *key, const struct hdr *h)
 	cJSON_AddNumberToObject(o, "mean", hdr_mean(h));
 }
 
+/* "hist": each of the stage's histograms as its non-zero counts and exact
+ * totals (monitor/report.h), so `tickpipe latency --report` rebuilds them. */
+static void add_hist_data(cJSON *stage, const struct sup *s, const struct stats_block *st)
+{
+	cJSON *o = cJSON_AddObjectToObject(stage, "hist");
+	for (int h = 0; o && h < STATS_H_MAX; h++) {
+		if (!st->hist_off[h])
+			continue;
+		struct hdr *copy = report_hist_copy(seg_ptr(&s->seg, st->hist_off[h]));
+		cJSON *enc = copy ? report_hist_to_json(copy) : NULL;
+		if (enc)
+			cJSON_AddItemToObject(o, report_hist_key[h], enc);
+		free(copy);
+	}
+}
+
+/* ---- interval snapshots (supervisor.interval_dir) ----
+ *
+ * Every interval_s the watch loop copies each stage's service histogram and
+ * tick_to_trade / tick_to_fill from the segment and appends what each
+ * recorded in the interval to DIR/intervals.csv; finish_run adds the last,
+ * partial interval so each name's counts add up to its histogram's total. */
+static struct report_intervals *intervals;
+static uint64_t intervals_next_ns;
+static bool intervals_started;
+
+static double unix_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void intervals_open(struct sup *s)
+{
+	const char *names[STAGE_MAX + 2];
+	const struct hdr *live[STAGE_MAX + 2];
+	int n = 0;
+	char err[512];
+	for (int k = 0; k < s->L.n_stages; k++) {
+		const struct stats_block *st = layout_stats(&s->L, &s->seg, k);
+		if (st->hist_off[STATS_H_SERVICE]) {
+			names[n] = st->name;
+			live[n++] = seg_ptr(&s->seg, st->hist_off[STATS_H_SERVICE]);
+		}
+	}
+	for (int h = STATS_H_T2T; h < STATS_H_MAX; h++)
+		for (int k = 0; k < s->L.n_stages; k++) {
+			const struct stats_block *st = layout_stats(&s->L, &s->seg, k);
+			if (st->hist_off[h]) {
+				names[n] = report_hist_key[h];
+				live[n++] = seg_ptr(&s->seg, st->hist_off[h]);
+				break;
+			}
+		}
+	if (report_intervals_open(&intervals, s->cfg->supervisor.interval_dir, n, names, live, err, sizeof(err)))
+		fprintf(stderr, "tickpipe: supervisor.interval_dir: %s; no interval snapshots\n", err);
+}
+
+static void intervals_write(void)
+{
+	char err[512];
+	if (intervals && report_intervals_tick(intervals, unix_now_s(), err, sizeof(err))) {
+		fprintf(stderr, "tickpipe: supervisor.interval_dir: %s; interval snapshots stop here\n", err);
+		report_intervals_close(intervals);
+		intervals = NULL;
+	}
+}
+
+/* The watch loop's hook: opens the file on the first call, then writes one
+ * set of rows per interval_s. */
+static void intervals_poll(struct sup *s)
+{
+	uint64_t now = mono_ns(), period_ns = (uint64_t)s->cfg->supervisor.interval_s * 1000000000ULL;
+	if (!s->cfg->supervisor.interval_dir[0])
+		return;
+	if (!intervals_started) {
+		intervals_started = true;
+		intervals_open(s);
+		intervals_next_ns = now + period_ns;
+		return;
+	}
+	if (!intervals || now < intervals_next_ns)
+		return;
+	intervals_next_ns += period_ns;
+	if (intervals_next_ns <= now)      /* fell behind (stopped, swapped out): skip ahead */
+		intervals_next_ns = now + period_ns;
+	intervals_write();
+}
+
+/* At the end of the run: the last, partial interval (the whole run when
+ * it ended before the first poll, or in inline mode), then close. */
+static void intervals_finish(struct sup *s)
+{
+	if (!s->cfg->supervisor.interval_dir[0])
+		return;
+	if (s->L.inline_mode)
+		say(s, "supervisor.interval_dir: interval snapshots need mode \"processes\" "
+		    "(inline mode has no watch loop); one row per histogram for the whole run");
+	if (!intervals_started)
+		intervals_open(s);
+	intervals_write();
+	report_intervals_close(intervals);
+	intervals = NULL;
+	intervals_started = false;
+}
+
 /* Every symbol with a position or a fill, as {name: qty in units}. */
 static void add_positions(const struct sup *s, cJSON *root)
 {
@@ -413,6 +591,7 @@ static int write_report(struct sup *s, const char *path, int status)
 		for (int h = 0; h < STATS_H_MAX; h++)
 			if (st->hist_off[h])
 				add_hist(sl, hist_keys[h], seg_ptr(&s->seg, st->hist_off[h]));
+		add_hist_data(o, s, st);
 		cJSON_AddItemToArray(stages, o);
 		/* latency_ns: each stage's service time, per message. */
 		const struct hdr *sv = stage_hist(s, st, STATS_H_SERVICE);
@@ -510,6 +689,7 @@ static int finish_run(struct sup *s, int status)
 		if (load_acquire(&st->state) != STAGE_DONE)
 			store_release(&st->state, STAGE_FAILED);
 	}
+	intervals_finish(s);
 	const char *report = s->o->report ? s->o->report : s->cfg->supervisor.report;
 	if (report && *report && write_report(s, report, status) && !status)
 		status = 1;
@@ -522,6 +702,7 @@ static int finish_run(struct sup *s, int status)
 		    s->cfg->pipeline.name, load_relaxed(&first->msgs_out), first->name,
 		    load_relaxed(&last->msgs_in), last->name, (double)(mono_ns() - s->started_ns) / 1e9);
 	}
+	monitor_stop(s);
 	if (s->o->keep_segment) {
 		seg_mark_stopped(&s->seg);
 		say(s, "segment kept at %s", s->seg.path);
@@ -618,6 +799,7 @@ static int run_processes(struct sup *s)
 		if (all_done)
 			break;
 		check_heartbeats(s);
+		intervals_poll(s);
 	}
 	if (status) {
 		store_release(&s->ctl->stop_source, 1);
@@ -641,6 +823,9 @@ int supervisor_run(const struct tp_config *cfg, const struct sup_opts *o)
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}
+	/* A production config starts only on a host that passes the blocking checks. */
+	if (cfg->production && doctor_gate(cfg, s.L.size, o->config_path, stderr) != 0)
+		return 2;
 	static const enum tsc_source clocks[] = { TSC_SRC_AUTO, TSC_SRC_TSC, TSC_SRC_MONOTONIC };
 	if (tsc_init(clocks[cfg->clock.source], NULL, err, sizeof(err))) {
 		fprintf(stderr, "%s: %s\n", o->config_path, err);
@@ -665,5 +850,6 @@ int supervisor_run(const struct tp_config *cfg, const struct sup_opts *o)
 	say(&s, "pipeline %s: %d stages in %d process%s, segment %s (%zu KiB%s)", cfg->pipeline.name,
 	    s.L.n_stages, s.L.n_procs, s.L.n_procs == 1 ? "" : "es", s.seg.path, s.seg.size >> 10,
 	    s.seg.huge ? ", hugepages" : "");
+	monitor_start(&s);
 	return inline_mode ? run_inline(&s) : run_processes(&s);
 }

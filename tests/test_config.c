@@ -96,7 +96,7 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown top-level key",
 	  "{" BASE ",'pipline':{}}", 0, 0,
 	  NAME ": pipline: unknown key (expected one of: pipeline, segment, clock, "
-	  "histograms, rings, processes, mode, monitor, supervisor, feed, replay, features, inference, arbitration, gating, sizing, risk, execution, paper, reconciliation)" },
+	  "histograms, rings, processes, mode, monitor, supervisor, feed, replay, mold, stream, features, inference, arbitration, gating, sizing, risk, execution, paper, reconciliation, production)" },
 	{ "supervisor batch out of range",
 	  "{" PIPE ",'segment':{'name':'s'}," PROC ",'supervisor':{'batch':0}}", 0, 0,
 	  NAME ": supervisor.batch: expected an integer 1..1024, got 0" },
@@ -106,6 +106,23 @@ static const struct bad_case bad_cases[] = {
 	{ "replay speed zero",
 	  "{" PIPE ",'segment':{'name':'s'}," PROC ",'replay':{'speed':'0'}}", 0, 0,
 	  NAME ": replay.speed: expected \"max\" or a pace multiple like \"1\", \"10\", \"0.5\", got \"0\"" },
+	{ "mold group not an IPv4 endpoint",
+	  "{" BASE ",'mold':{'group':'localhost:26477'}}", 0, 0,
+	  NAME ": mold.group: expected \"A.B.C.D:PORT\": a multicast group (or a unicast IPv4 address) and a port "
+	  "1..65535, got 'localhost:26477'" },
+	{ "mold interface not an address",
+	  "{" BASE ",'mold':{'group':'239.1.2.3:1','interface':'lo'}}", 0, 0,
+	  NAME ": mold.interface: expected the IPv4 address of the interface that joins the group, like "
+	  "\"127.0.0.1\", got 'lo'" },
+	{ "mold recv_batch not a power of two",
+	  "{" BASE ",'mold':{'recv_batch':100}}", 0, 0,
+	  NAME ": mold.recv_batch: expected a power of two 8..4096, got 100" },
+	{ "stream url not http",
+	  "{" BASE ",'stream':{'url':'ftp://x/'}}", 0, 0,
+	  NAME ": stream.url: expected an http:// or https:// URL, got \"ftp://x/\"" },
+	{ "stream backoff base above max",
+	  "{" BASE ",'stream':{'url':'https://x/','backoff_base_ms':500,'backoff_max_ms':100}}", 0, 0,
+	  NAME ": stream.backoff_base_ms: expected at most backoff_max_ms (100), got 500" },
 	{ "unknown nested key",
 	  "{" PIPE ",'segment':{'nmae':'s'}," PROC "}", 0, 0,
 	  NAME ": segment.nmae: unknown key (expected one of: name, hugepages, group, size_mb)" },
@@ -132,6 +149,9 @@ static const struct bad_case bad_cases[] = {
 	{ "string for a bool",
 	  "{" PIPE "," SEG ",'processes':[{'name':'p','cpu':0,'stages':['decode'],'mlockall':'yes'}]}",
 	  0, 0, NAME ": processes[0].mlockall: expected true or false, got 'yes'" },
+	{ "string for the production flag",
+	  "{" BASE ",'production':'yes'}", 0, 0,
+	  NAME ": production: expected true or false, got 'yes'" },
 	{ "object for an array",
 	  "{" PIPE "," SEG ",'processes':{}}", 0, 0,
 	  NAME ": processes: expected an array of 1..16 objects, got {}" },
@@ -311,6 +331,13 @@ static const struct bad_case bad_cases[] = {
 	{ "interval_ms too small",
 	  "{" BASE ",'monitor':{'interval_ms':5}}", 0, 0,
 	  NAME ": monitor.interval_ms: expected an integer 10..60000, got 5" },
+	{ "monitor alert without a condition",
+	  "{" BASE ",'monitor':{'alerts':[{'name':'a'}]}}", 0, 0,
+	  NAME ": monitor.alerts[0]: expected one condition: 'ring' + 'occupancy_pct', 'stage' + 'heartbeat_ms', "
+	  "'stage' + 'hist' + 'percentile' + 'above_ns', or 'kill_switch': true" },
+	{ "monitor webhook not http",
+	  "{" BASE ",'monitor':{'webhook':'ftp://x'}}", 0, 0,
+	  NAME ": monitor.webhook: expected an http:// or https:// URL, got 'ftp://x'" },
 	{ "features: unknown feature name",
 	  "{" BASE ",'features':{'list':['mid','ret_0','sma']}}", 0, 0,
 	  NAME ": features.list[1]: expected a feature name (mid, ret_<N> with N 1..256, ema_fast, "
@@ -456,6 +483,7 @@ static void test_defaults(void **state)
 	assert_true(cfg.processes[0].mlockall);
 	assert_int_equal(cfg.mode, CONFIG_MODE_PROCESSES);
 	assert_false(cfg.monitor.enabled);
+	assert_false(cfg.production);
 	assert_string_equal(cfg.monitor.listen, "127.0.0.1:9464");
 	assert_string_equal(cfg.monitor.listen_host, "127.0.0.1");
 	assert_int_equal(cfg.monitor.listen_port, 9464);
@@ -619,6 +647,55 @@ static void test_strategy_sections(void **state)
 	config_free(&cfg);
 }
 
+/* The live sources: defaults, and every key. */
+static void test_live_sources(void **state)
+{
+	struct tp_config cfg;
+	char err[CONFIG_ERR_MAX];
+	(void)state;
+
+	assert_int_equal(parse_q("{" BASE "}", &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.mold.group, "");
+	assert_string_equal(cfg.mold.interface, "");
+	assert_string_equal(cfg.mold.session, "");
+	assert_int_equal(cfg.mold.recv_batch, 256);
+	assert_int_equal(cfg.mold.recv_mode, CONFIG_MOLD_RECV_AUTO);
+	assert_int_equal(cfg.mold.rcvbuf_kb, 8192);
+	assert_int_equal(cfg.mold.stale_ms, 0);
+	assert_int_equal(cfg.mold.idle_us, -1);
+	assert_string_equal(cfg.stream.url, "");
+	assert_int_equal(cfg.stream.heartbeat_timeout_ms, 10000);
+	assert_int_equal(cfg.stream.connect_timeout_ms, 5000);
+	assert_int_equal(cfg.stream.backoff_base_ms, 100);
+	assert_int_equal(cfg.stream.backoff_max_ms, 30000);
+	assert_int_equal(cfg.stream.idle_us, -1);
+
+	assert_int_equal(parse_q("{" BASE ",'mold':{'group':'239.1.2.3:26477','interface':'127.0.0.1','session':'NASDAQ01',"
+				 "'recv_batch':64,'recv_mode':'batch','rcvbuf_kb':1024,'stale_ms':2000,'idle_us':0},"
+				 "'stream':{'url':'https://stream-fxpractice.oanda.com/v3/accounts/1/pricing/stream?instruments=EUR_USD',"
+				 "'token_file':'/etc/tickpipe/oanda.token','ca_file':'/etc/ssl/ca.pem','heartbeat_timeout_ms':7000,"
+				 "'connect_timeout_ms':2000,'backoff_base_ms':50,'backoff_max_ms':5000,'idle_us':250}}",
+				 &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.mold.group, "239.1.2.3:26477");
+	assert_string_equal(cfg.mold.interface, "127.0.0.1");
+	assert_string_equal(cfg.mold.session, "NASDAQ01");
+	assert_int_equal(cfg.mold.recv_batch, 64);
+	assert_int_equal(cfg.mold.recv_mode, CONFIG_MOLD_RECV_BATCH);
+	assert_int_equal(cfg.mold.rcvbuf_kb, 1024);
+	assert_int_equal(cfg.mold.stale_ms, 2000);
+	assert_int_equal(cfg.mold.idle_us, 0);
+	assert_string_equal(cfg.stream.url, "https://stream-fxpractice.oanda.com/v3/accounts/1/pricing/stream?instruments=EUR_USD");
+	assert_string_equal(cfg.stream.token_file, "/etc/tickpipe/oanda.token");
+	assert_string_equal(cfg.stream.ca_file, "/etc/ssl/ca.pem");
+	assert_int_equal(cfg.stream.heartbeat_timeout_ms, 7000);
+	assert_int_equal(cfg.stream.connect_timeout_ms, 2000);
+	assert_int_equal(cfg.stream.backoff_base_ms, 50);
+	assert_int_equal(cfg.stream.backoff_max_ms, 5000);
+	assert_int_equal(cfg.stream.idle_us, 250);
+	/* A unicast group (loopback tests) is a group too. */
+	assert_int_equal(parse_q("{" BASE ",'mold':{'group':'127.0.0.1:9'}}", &cfg, err, sizeof(err)), 0);
+}
+
 static void test_risk_section(void **state)
 {
 	struct tp_config cfg;
@@ -774,10 +851,15 @@ static void test_production_json(void **state)
 		assert_int_equal(cfg.processes[i].cpu, 2 + i);
 		assert_int_equal(cfg.processes[i].wait, CONFIG_WAIT_SPIN);
 		assert_true(cfg.processes[i].sched_fifo > 0);
-		assert_int_equal(cfg.processes[i].n_stages, 1);
+		assert_int_equal(cfg.processes[i].n_stages, i == 0 ? 2 : 1);
 		assert_true(cfg.processes[i].mlockall);
 	}
+	/* The live source shares the decoder's core: receive and decode in one thread. */
+	assert_string_equal(cfg.processes[0].stages[0], "mold");
+	assert_string_equal(cfg.processes[0].stages[1], "decode");
 	assert_string_equal(cfg.processes[8].stages[0], "reconciliation");
+	assert_int_equal(cfg.execution.broker, CONFIG_BROKER_REST);
+	assert_true(cfg.production);
 
 	/* The same file on a 2-cpu host. */
 	opts.ncpus = 2;
@@ -1120,6 +1202,7 @@ int main(void)
 		cmocka_unit_test(test_features),
 		cmocka_unit_test(test_inference),
 		cmocka_unit_test(test_strategy_sections),
+		cmocka_unit_test(test_live_sources),
 		cmocka_unit_test(test_risk_section),
 		cmocka_unit_test(test_demo_json),
 		cmocka_unit_test(test_production_json),

@@ -1018,6 +1018,64 @@ static void test_write_percentiles_errors(void **state)
 	free(h);
 }
 
+/* Rebuilt from its non-zero counts plus hdr_restore_totals(), a histogram is
+ * the original: same counts, totals, percentiles and .hgrm bytes. */
+static void test_restore_totals(void **state)
+{
+	(void)state;
+	size_t bytes;
+	struct hdr *a = hdr_new(1, 1000000, 3, &bytes);
+	struct hdr *b = hdr_new(1, 1000000, 3, NULL);
+	struct rng r = { 29 };
+	for (int i = 0; i < 5000; i++)
+		hdr_record(a, draw(&r, i % 2 ? PARETO : BIMODAL));   /* some above highest */
+	hdr_record(a, 2049);                                     /* inside a 2-wide range */
+	assert_true(hdr_overflow(a) > 0);
+
+	for (int32_t i = 0; i < a->counts_len; i++)
+		if (hdr_count_at_index(a, i))
+			hdr_record_n(b, hdr_value_at_index(b, i), hdr_count_at_index(a, i));
+	assert_int_equal(hdr_restore_totals(b, load_relaxed(&a->sum), hdr_min(a), hdr_max(a),
+					    hdr_overflow(a)), 0);
+	assert_same_histogram(a, b);
+
+	char *ta = NULL, *tb = NULL;
+	size_t la = 0, lb = 0;
+	FILE *fa = open_memstream(&ta, &la), *fb = open_memstream(&tb, &lb);
+	assert_int_equal(hdr_write_percentiles(a, fa, 5, 1000.0), 0);
+	assert_int_equal(hdr_write_percentiles(b, fb, 5, 1000.0), 0);
+	fclose(fa);
+	fclose(fb);
+	assert_int_equal(la, lb);
+	assert_memory_equal(ta, tb, la);
+	free(ta);
+	free(tb);
+
+	/* Totals that contradict the counts are refused; b is unchanged. */
+	void *before = malloc(bytes);
+	memcpy(before, b, bytes);
+	uint64_t sum = load_relaxed(&a->sum);
+	int64_t lo = hdr_min(a), hi = hdr_max(a);
+	assert_int_equal(hdr_restore_totals(b, sum, 0, hi, 0), -EINVAL);          /* below lowest */
+	assert_int_equal(hdr_restore_totals(b, sum, lo, 1000001, 0), -EINVAL);    /* above highest */
+	assert_int_equal(hdr_restore_totals(b, sum, hi, lo, 0), -EINVAL);         /* min > max */
+	assert_int_equal(hdr_restore_totals(b, sum, lo + 1000, hi, 0), -EINVAL);  /* not the first range */
+	assert_int_equal(hdr_restore_totals(b, sum, lo, hi / 2, 0), -EINVAL);     /* not the last range */
+	assert_int_equal(hdr_restore_totals(b, sum, lo, hi, hdr_total(a) + 1), -EINVAL);
+	assert_memory_equal(b, before, bytes);
+	free(before);
+
+	/* Empty: only zero totals; min and max read as none. */
+	hdr_reset(b);
+	assert_int_equal(hdr_restore_totals(b, 1, 0, 0, 0), -EINVAL);
+	assert_int_equal(hdr_restore_totals(b, 0, 0, 0, 0), 0);
+	assert_int_equal(hdr_total(b), 0);
+	assert_int_equal(hdr_min(b), 0);
+	assert_int_equal(hdr_max(b), 0);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1036,6 +1094,7 @@ int main(void)
 		cmocka_unit_test(test_write_percentiles_parse),
 		cmocka_unit_test(test_write_percentiles_huge_counts),
 		cmocka_unit_test(test_write_percentiles_errors),
+		cmocka_unit_test(test_restore_totals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

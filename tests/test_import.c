@@ -559,8 +559,10 @@ static void test_cmd_usage(void **state)
 	assert_contains(text, "usage: tickpipe import FORMAT INPUT -o OUT.cap");
 	assert_int_equal(run_import(text, sizeof(text), 4, "import", "pcap", FX_ITCH, "-o"), 2);
 	assert_contains(text, "-o: expected a value");
+	assert_int_equal(run_import(text, sizeof(text), 5, "import", "moldudp64", FX_ITCH, "-o", out), 2);
+	assert_contains(text, "FORMAT: expected itch50, coinbase, binance, csv-quotes or pcap, got \"moldudp64\"");
 	assert_int_equal(run_import(text, sizeof(text), 5, "import", "pcap", FX_ITCH, "-o", out), 2);
-	assert_contains(text, "FORMAT: expected itch50, coinbase, binance or csv-quotes, got \"pcap\"");
+	assert_contains(text, "pcap: --format is required");       /* tests/test_iex.c tests pcap itself */
 	assert_int_equal(run_import(text, sizeof(text), 3, "import", "coinbase", FX_COINBASE), 2);
 	assert_int_equal(run_import(text, sizeof(text), 6, "import", "coinbase", FX_COINBASE, "-o", out, "--fast"), 2);
 	assert_contains(text, "unknown option \"--fast\"");

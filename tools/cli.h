@@ -17,6 +17,13 @@ int cmd_import(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
+int cmd_broker_sim(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_latency(int argc, char **argv);
+int cmd_mold_send(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
 
 /* True if argv[1..] holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

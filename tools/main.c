@@ -19,13 +19,20 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "run", cmd_run, "run a pipeline from a config (the supervisor)" },
 	{ "ctl", cmd_ctl, "operator commands: pause, resume, halt, flatten, status" },
+	{ "monitor", cmd_monitor, "serve a pipeline's /metrics (Prometheus) and /health; evaluate alerts" },
 	{ "config", cmd_config, "check a config and print what it describes" },
+	{ "doctor", cmd_doctor, "check this host against a config: hugepages, isolated cpus, limits; the fixes" },
 	{ "import", cmd_import, "turn an ITCH 5.0, websocket (Coinbase, Binance) or CSV quote file into a capture" },
 	{ "decode", cmd_decode, "run a capture through its decoder alone: one line per md event" },
 	{ "gen", cmd_gen, "generate a synthetic capture (gen itch)" },
 	{ "model", cmd_model, "evaluate an XGBoost model on a CSV of feature rows, or describe it" },
+	{ "top", cmd_top, "terminal view of a running pipeline: per stage msgs/s, ring fill, latency" },
+	{ "latency", cmd_latency, "latency histograms of a segment or run report: table, .hgrm files, plot" },
 	{ "seg", cmd_seg, "list, inspect or remove shared-memory segments" },
 	{ "journal", cmd_journal, "print a reconciliation journal: records, JSON or a summary" },
+	{ "broker-sim", cmd_broker_sim, "an Alpaca-style REST broker for tests and demos, with fault injection" },
+	{ "mold-send", cmd_mold_send, "send an ITCH capture as MoldUDP64 packets (tests, demos)" },
+	{ "capture", cmd_capture, "record a live source (mold://, stream:URL) to a capture file" },
 	{ "bench", cmd_bench, "run a benchmark (ring, decode, inference)" },
 };
 
