@@ -811,23 +811,6 @@ static void write_pcapng(const char *path, const struct pkt *pk, size_t n)
 	assert_int_equal(fclose(f), 0);
 }
 
-static uint8_t *read_all(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s (run the tests from the repository root)", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	long n = ftell(f);
-	rewind(f);
-	uint8_t *b = malloc((size_t)n + 1);
-	assert_non_null(b);
-	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-	b[n] = 0;
-	fclose(f);
-	*size = (size_t)n;
-	return b;
-}
-
 static void decompress_sample(void)
 {
 	char cmd[600];
@@ -869,7 +852,7 @@ static int cmp_u64(const void *a, const void *b)
 static void walk_sample(struct walk *w)
 {
 	memset(w, 0, sizeof(*w));
-	w->file = read_all(sample, &w->size);
+	w->file = tsup_read_file(sample, &w->size);
 	const uint8_t *b = w->file;
 	assert_true(w->size >= 24);
 	assert_int_equal(get32(b), 0xa1b2c3d4);              /* little-endian, microseconds */
@@ -1303,7 +1286,7 @@ static void test_bad_packets(void **state)
 	dup2(saved, 2);
 	close(saved);
 	size_t tn;
-	char *txt = (char *)read_all(log, &tn);
+	char *txt = (char *)tsup_read_file(log, &tn);
 	snprintf(text, sizeof(text), "%s", txt);
 	free(txt);
 	assert_int_equal(rc, EXIT_FAIL);
@@ -1351,7 +1334,7 @@ static int run_cmd(char *text, size_t len, int argc, char **argv)
 	dup2(saved_out, 1);
 	close(saved_out);
 	size_t n;
-	char *t = (char *)read_all(log, &n);
+	char *t = (char *)tsup_read_file(log, &n);
 	snprintf(text, len, "%s", t);
 	free(t);
 	return rc;
@@ -1399,7 +1382,7 @@ static void test_cmd(void **state)
 	assert_string_equal(text, "");
 	/* A cut-off file: a warning, exit 0; 1 with --strict. */
 	size_t n;
-	uint8_t *b = read_all(sample, &n);
+	uint8_t *b = tsup_read_file(sample, &n);
 	char cut[256];
 	snprintf(cut, sizeof(cut), "%s/cut.pcap", dir);
 	write_file(cut, b, 24 + 16 + 82 + 16 + 12);     /* into packet 2; packet 1 is a heartbeat */

@@ -46,23 +46,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static uint8_t *read_file(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s (run the tests from the repository root)", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	long n = ftell(f);
-	rewind(f);
-	uint8_t *b = malloc((size_t)n + 1);
-	assert_non_null(b);
-	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-	b[n] = 0;
-	fclose(f);
-	*size = (size_t)n;
-	return b;
-}
-
 static void write_text(const char *path, const void *s, size_t n)
 {
 	FILE *f = fopen(path, "wb");
@@ -139,7 +122,7 @@ static int run_import(char *buf, size_t len, int argc, ...)
 	dup2(saved_out, 1);
 	close(saved_out);
 	size_t n;
-	char *text = (char *)read_file(path, &n);
+	char *text = (char *)tsup_read_file(path, &n);
 	snprintf(buf, len, "%s", text);
 	free(text);
 	return rc;
@@ -250,7 +233,7 @@ static void test_itch_fixture(void **state)
 {
 	(void)state;
 	size_t size;
-	uint8_t *raw = read_file(FX_ITCH, &size);
+	uint8_t *raw = tsup_read_file(FX_ITCH, &size);
 	assert_int_equal(size, 4096);
 
 	struct import_opts o = { .format = FEED_ITCH50, .in_path = FX_ITCH, .out_path = out,
@@ -312,7 +295,7 @@ static void test_itch_fixture(void **state)
 static void check_ws_fixture(const char *path, enum feed_format fmt, uint64_t want_headers, uint64_t want_blank)
 {
 	size_t size;
-	char *text = (char *)read_file(path, &size);
+	char *text = (char *)tsup_read_file(path, &size);
 	static struct rec recs[4000];
 	struct import_opts o = { .format = fmt, .in_path = path, .out_path = out };
 	struct import_stats st;
@@ -378,7 +361,7 @@ static void test_truefx_fixture(void **state)
 {
 	(void)state;
 	size_t size;
-	char *text = (char *)read_file(FX_TRUEFX, &size);
+	char *text = (char *)tsup_read_file(FX_TRUEFX, &size);
 	char err[256];
 	struct import_stats st;
 	struct import_opts o = { .format = FEED_CSV_QUOTES, .in_path = FX_TRUEFX, .out_path = out,
@@ -443,7 +426,7 @@ static void test_ws_malformed(void **state)
 	fclose(log);
 
 	size_t n;
-	char *text = (char *)read_file(logpath, &n);
+	char *text = (char *)tsup_read_file(logpath, &n);
 	char want[600];
 	snprintf(want, sizeof(want), "%s:3: expected \"<unix_ts>: <json>\", found no ':'", in);
 	assert_contains(text, want);
@@ -623,7 +606,7 @@ static void test_cmd_io_errors(void **state)
 	snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", missing);
 	assert_contains(text, want);
 	size_t n;
-	char *prev = (char *)read_file(out, &n);
+	char *prev = (char *)tsup_read_file(out, &n);
 	assert_int_equal(n, 8);
 	assert_memory_equal(prev, "previous", 8);
 	free(prev);

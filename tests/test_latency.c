@@ -18,7 +18,6 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
-#include "feed/import.h"
 #include "monitor/report.h"
 #include "monitor/view.h"
 #include "stages/stage.h"
@@ -27,25 +26,6 @@
 static char dir[96], cap[160], tp[256], segname[32];
 
 /* ---- helpers ---- */
-
-/* The whole file, NUL-terminated (free() it); NULL if it cannot be read. */
-static char *slurp(const char *path, size_t *len_out)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	rewind(f);
-	char *buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = 0;
-	fclose(f);
-	if (len_out)
-		*len_out = (size_t)n;
-	return buf;
-}
 
 /* Runs `tickpipe ARGS` through the shell; its stdout and stderr land in
  * dir/out.txt and dir/err.txt. Returns the exit status. */
@@ -66,7 +46,7 @@ static char *out_text(const char *which)
 {
 	char path[160];
 	snprintf(path, sizeof(path), "%s/%s.txt", dir, which);
-	char *t = slurp(path, NULL);
+	char *t = tsup_slurp(path, NULL);
 	assert_non_null(t);
 	return t;
 }
@@ -77,88 +57,38 @@ static void assert_contains(const char *hay, const char *needle)
 		fail_msg("expected \"%s\" in:\n%s", needle, hay);
 }
 
-static void parse_cfg(struct tp_config *cfg, const char *fmt, ...)
-{
-	char json[8192], err[CONFIG_ERR_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(json, sizeof(json), fmt, ap);
-	va_end(ap);
-	for (char *q = json; *q; q++)
-		if (*q == '\'')
-			*q = '"';
-	struct config_opts co = { .ncpus = 2 };
-	int rc = config_parse(json, strlen(json), "test.json", cfg, &co, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
-}
-
 /* The demo pipeline (config/demo.json: strategy, risk, paper broker,
  * reconciliation) on the fixture capture, in two processes. */
 static void demo_config(struct tp_config *cfg, const char *speed, const char *supervisor_extra)
 {
-	parse_cfg(cfg,
-		  "{'pipeline':{'name':'lat','id':9},'segment':{'name':'%s','hugepages':'off'},"
-		  "'rings':{'capacity':1024,'slot_bytes':128,'raw_bytes':1048576,'raw_max_record':65536},"
-		  "'feed':{'max_symbols':64,'max_orders':1024,'max_levels':1024},"
-		  "'supervisor':{'report':'%s/report.json','audit_log':'%s/audit.log'%s},"
-		  "'replay':{'file':'%s','speed':'%s'},"
-		  "'features':{'list':['mid','ret_2','ema_fast','sma','vol','spread_bps','imbalance','microprice_bps'],"
-		  "'ema_fast':3,'sma':3,'vol_lambda_milli':500},"
-		  "'inference':{'horizons':[{'name':'h1','horizon_ms':1000,'model':'linear','weights':[0,0,0,0,0,0,20,4]},"
-		  "{'name':'h5','horizon_ms':5000,'model':'linear','weights':[0,0,0,0,0,0,30,6]}]},"
-		  "'arbitration':{'stats_span':20},"
-		  "'gating':{'max_spread_bps_milli':100000,'barrier_window':0,'stale_ms':5000},"
-		  "'sizing':{'max_position_e8':100000000,'lot_size_e8':1000000,'limit_offset_bps_milli':2000},"
-		  "'risk':{'max_open_orders':64,'rate_per_sec':1000,'rate_burst':100,'fill_cooldown_ms':0,"
-		  "'dup_window_ms':0,'collar_bps_milli':100000,'max_gross':100000000,'max_net':100000000,"
-		  "'stale_ms':5000,'halt_stale_ms':60000,'time_in_force':'gtc'},"
-		  "'execution':{'broker':'paper','cancel_timeout_ms':2000,'snapshot_ms':1000},"
-		  "'paper':{'latency_us':500,'slippage_bps_milli':500},"
-		  "'reconciliation':{'journal':'%s/journal.tpj','journal_fsync':'interval','policy':'halt','recover':false},"
-		  "'processes':["
-		  "{'name':'front','cpu':0,'wait':'yield','stages':['replay','decode','features','inference','arbitration','gating']},"
-		  "{'name':'back','cpu':1,'wait':'yield','stages':['sizing','risk','execution','reconciliation']}]}",
-		  segname, dir, dir, supervisor_extra, cap, speed, dir);
+	char sup[512];
+	snprintf(sup, sizeof(sup), "'report':'%s/report.json','audit_log':'%s/audit.log'%s", dir, dir,
+		 supervisor_extra);
+	tsup_demo_config(cfg, "lat", 9, segname, dir, cap, speed, sup);
 }
 
 static uint64_t reason_count(const struct mon_view *v, const char *stage, const char *reason)
 {
 	const struct mon_stage *s = mon_stage_named(v, stage);
 	assert_non_null(s);
-	for (uint32_t r = 0; r < s->st->n_reasons; r++)
-		if (!strcmp(s->st->reason_name[r], reason))
-			return load_relaxed(&s->st->reason[r]);
-	fail_msg("stage %s has no reason %s", stage, reason);
-	return 0;
+	return tsup_reason(s->st, reason);
 }
 
 static int setup(void **state)
 {
 	(void)state;
 	stage_register_builtin();
-	const char *b = getenv("TP_BUILD");
-	snprintf(tp, sizeof(tp), "%s/tickpipe", b && *b ? b : "build");
-	snprintf(dir, sizeof(dir), "/tmp/tickpipe-test-lat-%d", (int)getpid());
+	tsup_tickpipe_bin(tp, sizeof(tp));
 	snprintf(segname, sizeof(segname), "tlat-%d", (int)getpid());
-	mkdir(dir, 0700);
-	snprintf(cap, sizeof(cap), "%s/cb.cap", dir);
-	struct import_opts o = { .format = FEED_COINBASE, .in_path = "tests/fixtures/coinbase_l2_ticker_first2000.ws",
-				 .out_path = cap };
-	struct import_stats ist;
-	char err[512];
-	assert_int_equal(import_run(&o, &ist, err, sizeof(err)), 0);
+	tsup_fixture_dir(dir, sizeof(dir), cap, sizeof(cap), "lat");
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[256];
 	seg_destroy(segname, NULL);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tsup_rm_rf(dir);
 }
 
 static struct hdr *recorded(uint64_t seed, int n)
@@ -324,7 +254,7 @@ static void test_intervals_private(void **state)
 	assert_int_equal(report_intervals_tick(ri, 1002.0, err, sizeof(err)), 0);
 	report_intervals_close(ri);
 	snprintf(path, sizeof(path), "%s/intervals.csv", sub);
-	char *csv = slurp(path, NULL);
+	char *csv = tsup_slurp(path, NULL);
 	assert_non_null(csv);
 	assert_string_equal(csv, "unix_time,name,count,p50_ns,p99_ns,p999_ns,max_ns\n"
 				 "1000.500,alpha,10,100,100,100,100\n"
@@ -353,7 +283,7 @@ struct hgrm {
  * the 100% row, the Mean/Max/Buckets trailer. */
 static void parse_hgrm(const char *path, struct hgrm *g)
 {
-	char *text = slurp(path, NULL);
+	char *text = tsup_slurp(path, NULL);
 	if (!text)
 		fail_msg("cannot read %s", path);
 	memset(g, 0, sizeof(*g));
@@ -491,7 +421,7 @@ static void test_latency_segment_and_report(void **state)
 		snprintf(max, sizeof(max), "%.3f", (double)hdr_highest_equivalent(h, hdr_max(h)) / 1000.0);
 		assert_string_equal(g.max, max);
 		size_t l1, l2;
-		char *t1 = slurp(p1, &l1), *t2 = slurp(p2, &l2);
+		char *t1 = tsup_slurp(p1, &l1), *t2 = tsup_slurp(p2, &l2);
 		assert_int_equal(l1, l2);
 		assert_memory_equal(t1, t2, l1);
 		free(t1);
@@ -524,7 +454,7 @@ static void test_latency_segment_and_report(void **state)
 	snprintf(png, sizeof(png), "%s/lat.png", dir);
 	assert_int_equal(tickpipe(NULL, "latency --report %s --plot %s", report, png), 0);
 	size_t plen;
-	char *img = slurp(png, &plen);
+	char *img = tsup_slurp(png, &plen);
 	assert_non_null(img);
 	assert_memory_equal(img, "\x89PNG\r\n\x1a\n", 8);
 	assert_true(plen > 4096);
@@ -623,7 +553,7 @@ static void test_intervals_paced_run(void **state)
 	char err[512];
 	assert_int_equal(mon_view_open(&v, segname, err, sizeof(err)), 0);
 	snprintf(path, sizeof(path), "%s/intervals.csv", ivdir);
-	char *csv = slurp(path, NULL);
+	char *csv = tsup_slurp(path, NULL);
 	assert_non_null(csv);
 	char *save, *line = strtok_r(csv, "\n", &save);
 	assert_string_equal(line, "unix_time,name,count,p50_ns,p99_ns,p999_ns,max_ns");
@@ -741,7 +671,7 @@ static int metric_names(const char *text, char names[][64], int max)
 static void test_grafana_dashboard(void **state)
 {
 	(void)state;
-	char *dash = slurp("monitor/grafana-dashboard.json", NULL), *hdr = slurp("monitor/metrics.h", NULL);
+	char *dash = tsup_slurp("monitor/grafana-dashboard.json", NULL), *hdr = tsup_slurp("monitor/metrics.h", NULL);
 	assert_non_null(dash);
 	assert_non_null(hdr);
 	cJSON *root = cJSON_Parse(dash);

@@ -165,28 +165,20 @@ static void gen_capture(const char *path)
 /* source: "replay" or "mold"; mold_extra: more keys of the mold section. */
 static void make_config(struct tp_config *cfg, const char *source, const char *replay_file, const char *mold_extra)
 {
-	char json[4096], err[CONFIG_ERR_MAX], replay[320] = "";
+	char replay[320] = "";
 	if (replay_file)
 		snprintf(replay, sizeof(replay), "'replay':{'file':'%s'},", replay_file);
-	snprintf(json, sizeof(json),
-		 "{'pipeline':{'name':'m','id':5},'segment':{'name':'%s','hugepages':'off'},"
-		 "'rings':{'capacity':1024,'raw_bytes':1048576,'raw_max_record':4096},"
-		 "'feed':{'max_symbols':64},%s"
-		 "'mold':{'group':'%s'%s,'rcvbuf_kb':16384%s%s},"
-		 "'supervisor':{'timer_interval_ms':10,'max_restarts':50,'restart_window_ms':60000,"
-		 "'restart_backoff_ms':1,'restart_backoff_max_ms':5},"
-		 "'processes':[{'name':'src','cpu':0,'stages':['%s']},{'name':'dec','cpu':1,'stages':['decode']},"
-		 "{'name':'sink','cpu':0,'stages':['tmsink']}]}",
-		 segname, replay, group, multicast ? ",'interface':'127.0.0.1'" : "",
-		 mold_extra ? "," : "", mold_extra ? mold_extra : "", source);
-	for (char *q = json; *q; q++)
-		if (*q == '\'')
-			*q = '"';
-	struct config_opts o = { .ncpus = 2 };
-	int rc = config_parse(json, strlen(json), "test.json", cfg, &o, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
+	tsup_config(cfg,
+		    "{'pipeline':{'name':'m','id':5},'segment':{'name':'%s','hugepages':'off'},"
+		    "'rings':{'capacity':1024,'raw_bytes':1048576,'raw_max_record':4096},"
+		    "'feed':{'max_symbols':64},%s"
+		    "'mold':{'group':'%s'%s,'rcvbuf_kb':16384%s%s},"
+		    "'supervisor':{'timer_interval_ms':10,'max_restarts':50,'restart_window_ms':60000,"
+		    "'restart_backoff_ms':1,'restart_backoff_max_ms':5},"
+		    "'processes':[{'name':'src','cpu':0,'stages':['%s']},{'name':'dec','cpu':1,'stages':['decode']},"
+		    "{'name':'sink','cpu':0,'stages':['tmsink']}]}",
+		    segname, replay, group, multicast ? ",'interface':'127.0.0.1'" : "",
+		    mold_extra ? "," : "", mold_extra ? mold_extra : "", source);
 }
 
 struct outcome {
@@ -196,15 +188,6 @@ struct outcome {
 	uint64_t dec_reason[STATS_REASONS_MAX];
 	char reason_names[MOLD_R_MAX][STATS_REASON_NAME];
 };
-
-static const struct stats_block *stats_of(const struct seg *s, const char *stage)
-{
-	char name[64];
-	uint64_t off;
-	snprintf(name, sizeof(name), "stats.%s", stage);
-	assert_int_equal(seg_find(s, name, SEG_KIND_STATS, &off, NULL), 0);
-	return seg_ptr(s, off);
-}
 
 static void collect(struct outcome *o, const char *source)
 {
@@ -216,7 +199,7 @@ static void collect(struct outcome *o, const char *source)
 	assert_int_equal(seg_attach(&s, segname, &ex, true, err, sizeof(err)), 0);
 	assert_int_equal(seg_find(&s, "state.tmsink", SEG_KIND_STATE, &off, NULL), 0);
 	memcpy(&o->sink, (uint8_t *)seg_ptr(&s, off) + sizeof(struct stage_progress), sizeof(o->sink));
-	const struct stats_block *st = stats_of(&s, source);
+	const struct stats_block *st = tsup_stats_of(&s, source);
 	assert_int_equal(load_acquire(&st->state), STAGE_DONE);
 	o->src_out = load_relaxed(&st->msgs_out);
 	o->src_restarts = load_relaxed(&st->restarts);
@@ -225,13 +208,13 @@ static void collect(struct outcome *o, const char *source)
 			o->mold[r] = load_relaxed(&st->reason[r]);
 			memcpy(o->reason_names[r], st->reason_name[r], STATS_REASON_NAME);
 		}
-	st = stats_of(&s, "decode");
+	st = tsup_stats_of(&s, "decode");
 	assert_int_equal(load_acquire(&st->state), STAGE_DONE);
 	o->dec_in = load_relaxed(&st->msgs_in);
 	o->dec_errors = load_relaxed(&st->errors);
 	for (int r = 0; r < STATS_REASONS_MAX; r++)
 		o->dec_reason[r] = load_relaxed(&st->reason[r]);
-	st = stats_of(&s, "tmsink");
+	st = tsup_stats_of(&s, "tmsink");
 	assert_int_equal(load_acquire(&st->state), STAGE_DONE);
 	assert_int_equal(load_relaxed(&st->errors), 0);
 	seg_detach(&s);
@@ -249,7 +232,7 @@ static void wait_running(const char *stage)
 		assert_true(++tries < 10000);
 		usleep(1000);
 	}
-	const struct stats_block *st = stats_of(&s, stage);
+	const struct stats_block *st = tsup_stats_of(&s, stage);
 	while (load_acquire(&st->state) != STAGE_RUNNING) {
 		assert_true(++tries < 10000);
 		usleep(1000);
@@ -635,7 +618,7 @@ static void test_restart_counts_loss(void **state)
 	char err[SEG_ERRLEN];
 	struct seg_expect ex = { .allow_stale = true };
 	assert_int_equal(seg_attach(&s, segname, &ex, true, err, sizeof(err)), 0);
-	const struct stats_block *st = stats_of(&s, "mold");
+	const struct stats_block *st = tsup_stats_of(&s, "mold");
 	int kills = 0;
 	for (int k = 0; k < 2; k++) {
 		usleep(250000);
@@ -684,7 +667,7 @@ static void test_stale_kill_switch(void **state)
 	assert_int_equal(seg_attach(&s, segname, &ex, true, err, sizeof(err)), 0);
 	assert_int_equal(seg_find(&s, "control", SEG_KIND_CONTROL, &off, NULL), 0);
 	const struct control_block *ctl = seg_ptr(&s, off);
-	const struct stats_block *st = stats_of(&s, "mold");
+	const struct stats_block *st = tsup_stats_of(&s, "mold");
 	assert_int_equal(control_trading_state(ctl), TRADING_ACTIVE);
 	for (int i = 0; control_trading_state(ctl) != TRADING_HALTED; i++) {
 		assert_true(i < 10000);

@@ -27,7 +27,6 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
-#include "feed/import.h"
 #include "monitor/alerts.h"
 #include "monitor/server.h"
 #include "monitor/view.h"
@@ -203,18 +202,7 @@ static void build_json(char *out, size_t cap_out, const char *seg, const char *s
 		"'supervisor':{'audit_log':'%s/audit.log','heartbeat_timeout_ms':2000},"
 		"'replay':{'file':'%s','speed':'%s'},"
 		"'rings':{'overrides':[{'ring':'md','capacity':8192}]},"
-		"'features':{'list':['mid','ret_2','ema_fast','sma','vol','spread_bps','imbalance','microprice_bps'],"
-		"'ema_fast':3,'sma':3,'vol_lambda_milli':500},"
-		"'inference':{'horizons':[{'name':'h1','horizon_ms':1000,'model':'linear','weights':[0,0,0,0,0,0,20,4]},"
-		"{'name':'h5','horizon_ms':5000,'model':'linear','weights':[0,0,0,0,0,0,30,6]}]},"
-		"'arbitration':{'stats_span':20},"
-		"'gating':{'max_spread_bps_milli':100000,'barrier_window':0,'stale_ms':5000},"
-		"'sizing':{'max_position_e8':100000000,'lot_size_e8':1000000,'limit_offset_bps_milli':2000},"
-		"'risk':{'max_open_orders':64,'rate_per_sec':1000,'rate_burst':100,'fill_cooldown_ms':0,"
-		"'dup_window_ms':0,'collar_bps_milli':100000,'max_gross':100000000,'max_net':100000000,"
-		"'stale_ms':5000,'halt_stale_ms':60000,'time_in_force':'gtc'},"
-		"'execution':{'broker':'paper','cancel_timeout_ms':2000,'snapshot_ms':1000},"
-		"'paper':{'latency_us':500,'slippage_bps_milli':500},"
+		TSUP_DEMO_STRATEGY
 		"'reconciliation':{'journal':'%s/%s.tpj','journal_fsync':'never','policy':'halt','recover':false},"
 		"'processes':[{'name':'front','cpu':0,'wait':'block','mlockall':false,"
 		"'stages':['replay','decode','features','inference','arbitration','gating']},"
@@ -300,14 +288,7 @@ static int group_setup(void **state)
 	snprintf(seg_u, sizeof(seg_u), "tmon-%d-u", (int)getpid());
 	snprintf(seg_l, sizeof(seg_l), "tmon-%d-l", (int)getpid());
 	snprintf(seg_s, sizeof(seg_s), "tmon-%d-s", (int)getpid());
-	struct import_opts o = { .format = FEED_COINBASE, .in_path = "tests/fixtures/coinbase_l2_ticker_first2000.ws",
-				 .out_path = cap };
-	struct import_stats ist;
-	char err[512];
-	if (import_run(&o, &ist, err, sizeof(err)) || ist.records != RECORDS) {
-		fprintf(stderr, "import: %s\n", err);
-		return -1;
-	}
+	assert_int_equal(tsup_import_coinbase(cap), RECORDS);
 
 	/* The undisturbed run: max speed, no monitor, segment kept. */
 	static struct tp_config cfg;
@@ -318,6 +299,7 @@ static int group_setup(void **state)
 	tsup_run(&cfg);
 
 	struct mon_view v;
+	char err[512];
 	if (mon_view_open(&v, seg_u, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return -1;

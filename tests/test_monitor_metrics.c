@@ -20,7 +20,6 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
-#include "feed/import.h"
 #include "monitor/health.h"
 #include "monitor/metrics.h"
 #include "monitor/tsc.h"
@@ -36,24 +35,6 @@ static char dir[96], cap[160], journal[192], segname[32], freshname[32];
 
 /* ---- the pipeline: replay -> ... -> reconciliation with the demo's strategy, risk and paper ---- */
 
-static void parse(struct tp_config *cfg, const char *fmt, ...)
-{
-	char json[8192], err[CONFIG_ERR_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(json, sizeof(json), fmt, ap);
-	va_end(ap);
-	assert_true(n > 0 && (size_t)n < sizeof(json));
-	for (char *q = json; *q; q++)
-		if (*q == '\'')
-			*q = '"';
-	struct config_opts co = { .ncpus = 2 };
-	int rc = config_parse(json, strlen(json), "test.json", cfg, &co, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
-}
-
 /* config/demo.json's sections, with this test's segment, capture and journal,
  * and one change: sizing's limit is 50 bps through the mid (the demo's 2 bps
  * rests inside these products' spreads, so whether an order fills before it
@@ -61,8 +42,8 @@ static void parse(struct tp_config *cfg, const char *fmt, ...)
  * inside risk's 100 bps collar). */
 static void demo_config(struct tp_config *cfg, const char *seg)
 {
-	parse(cfg,
-	      "{'pipeline':{'name':'mtest','id':11},'segment':{'name':'%s','hugepages':'off'},"
+	tsup_config(cfg,
+		    "{'pipeline':{'name':'mtest','id':11},'segment':{'name':'%s','hugepages':'off'},"
 	      "'feed':{'max_symbols':64,'max_orders':1048576,'max_levels':1024},"
 	      "'replay':{'file':'%s','speed':'max'},"
 	      "'features':{'list':['mid','ret_2','ema_fast','sma','vol','spread_bps','imbalance','microprice_bps'],"
@@ -101,11 +82,7 @@ static int setup(void **state)
 	snprintf(journal, sizeof(journal), "%s/journal.tpj", dir);
 	snprintf(segname, sizeof(segname), "tmet-%d", (int)getpid());
 	snprintf(freshname, sizeof(freshname), "tmet0-%d", (int)getpid());
-	struct import_opts o = { .format = FEED_COINBASE, .in_path = "tests/fixtures/coinbase_l2_ticker_first2000.ws",
-				 .out_path = cap };
-	struct import_stats ist;
-	char err[512];
-	assert_int_equal(import_run(&o, &ist, err, sizeof(err)), 0);
+	tsup_import_coinbase(cap);
 
 	static struct tp_config cfg;
 	demo_config(&cfg, segname);
@@ -378,15 +355,6 @@ static void check_format(const char *text, size_t len, struct fmt_state *fs)
 
 /* ---- 1. values: the scrape says what the segment holds ---- */
 
-static uint64_t reason_named(const struct stats_block *st, const char *name)
-{
-	for (uint32_t r = 0; r < st->n_reasons; r++)
-		if (strcmp(st->reason_name[r], name) == 0)
-			return load_relaxed(&st->reason[r]);
-	fail_msg("stage %s has no reason %s", st->name, name);
-	return 0;
-}
-
 /* Cumulative count at bound b computed independently: every index up to b's own. */
 static uint64_t hdr_cum_at(const struct hdr *h, int64_t b)
 {
@@ -472,12 +440,12 @@ static void test_scrape_values(void **state)
 
 	/* orders happened, and the risk stage's "order" counter says how many */
 	const struct stats_block *risk = mon_stage_named(&v, "risk")->st;
-	uint64_t orders = reason_named(risk, "order");
+	uint64_t orders = tsup_reason(risk, "order");
 	assert_true(orders > 0);
 	assert_true(sample(text, "tickpipe_stage_reason_total{stage=\"risk\",reason=\"order\"}") == (double)orders);
 	const struct stats_block *ex = mon_stage_named(&v, "execution")->st;
 	assert_true(sample(text, "tickpipe_stage_reason_total{stage=\"execution\",reason=\"submitted\"}") ==
-		    (double)reason_named(ex, "submitted"));
+		    (double)tsup_reason(ex, "submitted"));
 
 	/* rings: capacity from the descriptors, drained after the run */
 	assert_int_equal(v.n_rings, N_CHAIN - 1);

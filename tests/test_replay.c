@@ -186,24 +186,15 @@ static char capfile[256];
 
 static void make_config(struct tp_config *cfg, const char *speed, uint32_t loop, const char *extra)
 {
-	char json[4096], err[CONFIG_ERR_MAX];
-	snprintf(json, sizeof(json),
-		 "{'pipeline':{'name':'t','id':4},'segment':{'name':'%s','hugepages':'off'},"
-		 "'rings':{'capacity':1024,'slot_bytes':64,'raw_bytes':65536,'raw_max_record':4096},"
-		 "'mode':'processes','processes':["
-		 "{'name':'src','cpu':0,'wait':'block','mlockall':false,'stages':['replay']},"
-		 "{'name':'sink','cpu':1,'wait':'block','mlockall':false,'stages':['rsink']}],"
-		 "'replay':{'file':'%s','speed':'%s','loop':%u},"
-		 "'supervisor':{'report':'%s','timer_interval_ms':10%s%s}}",
-		 segname, capfile, speed, loop, report, extra ? "," : "", extra ? extra : "");
-	for (char *q = json; *q; q++)
-		if (*q == '\'')
-			*q = '"';
-	struct config_opts o = { .ncpus = 2 };
-	int rc = config_parse(json, strlen(json), "test.json", cfg, &o, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
+	tsup_config(cfg,
+		    "{'pipeline':{'name':'t','id':4},'segment':{'name':'%s','hugepages':'off'},"
+		    "'rings':{'capacity':1024,'slot_bytes':64,'raw_bytes':65536,'raw_max_record':4096},"
+		    "'mode':'processes','processes':["
+		    "{'name':'src','cpu':0,'wait':'block','mlockall':false,'stages':['replay']},"
+		    "{'name':'sink','cpu':1,'wait':'block','mlockall':false,'stages':['rsink']}],"
+		    "'replay':{'file':'%s','speed':'%s','loop':%u},"
+		    "'supervisor':{'report':'%s','timer_interval_ms':10%s%s}}",
+		    segname, capfile, speed, loop, report, extra ? "," : "", extra ? extra : "");
 }
 
 struct outcome {

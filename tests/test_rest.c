@@ -25,12 +25,12 @@
 #include "exec/rest.h"
 #include "feed/capture.h"
 #include "feed/decoder.h"
-#include "feed/import.h"
 #include "feed/market.h"
 #include "rings/seg.h"
 #include "stages/execution.h"
 #include "stages/reconcile.h"
 #include "stages/supervisor.h"
+#include "tests/exec.h"
 #include "tests/support.h"
 
 /* ---- the fixture: a capture, a certificate, keys, the binary ---- */
@@ -38,7 +38,6 @@
 static char dir[128], cap[192], cert[192], certkey[192], bin[256];
 static char kid[64], secret[64];
 
-static const struct stage_def tordgen;   /* the order source of the pipeline tests (below) */
 
 #define NSYM 3
 static struct symtab *syms;
@@ -84,7 +83,7 @@ static int setup(void **state)
 {
 	(void)state;
 	stage_register_builtin();
-	stage_register(&tordgen);
+	stage_register(&texec_tordgen);
 	snprintf(dir, sizeof(dir), "/tmp/tickpipe-test-rest-%d", (int)getpid());
 	mkdir(dir, 0700);
 	snprintf(cap, sizeof(cap), "%s/cb.cap", dir);
@@ -97,11 +96,8 @@ static int setup(void **state)
 		fprintf(stderr, "test_rest: %s not found (build it; TP_BUILD names the build directory)\n", bin);
 		return -1;
 	}
-	struct import_opts o = { .format = FEED_COINBASE, .in_path = "tests/fixtures/coinbase_l2_ticker_first2000.ws",
-				 .out_path = cap };
-	struct import_stats ist;
-	char err[512], cmd[1024];
-	assert_int_equal(import_run(&o, &ist, err, sizeof(err)), 0);
+	char cmd[1024];
+	tsup_import_coinbase(cap);
 	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 "
 				   "-addext subjectAltName=IP:127.0.0.1 -days 1 -keyout %s -out %s 2>/dev/null",
 		 certkey, cert);
@@ -309,27 +305,10 @@ static void stderr_back(void)
 	saved_stderr = -1;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		*len = 0;
-		return NULL;
-	}
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = malloc((size_t)n + 1);
-	*len = fread(b, 1, (size_t)n, f);
-	b[*len] = '\0';
-	fclose(f);
-	return b;
-}
-
 static bool file_has(const char *path, const char *needle)
 {
 	size_t n;
-	char *b = slurp(path, &n);
+	char *b = tsup_slurp(path, &n);
 	bool hit = b && memmem(b, n, needle, strlen(needle)) != NULL;
 	free(b);
 	return hit;
@@ -339,7 +318,7 @@ static bool file_has(const char *path, const char *needle)
 static void assert_no_keys(const char *path)
 {
 	size_t n;
-	char *b = slurp(path, &n);
+	char *b = tsup_slurp(path, &n);
 	if (!b)
 		fail_msg("%s is missing", path);
 	if (memmem(b, n, secret, strlen(secret)) || memmem(b, n, kid, strlen(kid)))
@@ -1015,76 +994,10 @@ static void test_tls_verification_and_bad_keys(void **state)
 
 /* ---- 7. pipelines over REST, in real processes ---- */
 
-/* md in, orders out, a pure function of the input (as in test_execution.c). */
-#define EVERY 5
-
-static int tordgen_handle(struct stage_ctx *c, const struct msg_hdr *in, uint32_t len)
-{
-	(void)len;
-	const struct msg_md *m = (const struct msg_md *)in;
-	if ((m->kind != MD_QUOTE && m->kind != MD_TOP) || m->bid_qty <= 0 || m->ask_qty <= 0 ||
-	    m->ask_px <= m->bid_px || in->seq % EVERY || stage_trading_state(c) == TRADING_HALTED)
-		return 0;
-	const struct sym_entry *se = symtab_get(c->symtab, in->symbol_id);
-	if (!se)
-		return 0;
-	uint64_t k = in->seq / EVERY;
-	bool buy = k % 2 == 0, passive = k % 3 == 2;
-	struct msg_order *o = (struct msg_order *)stage_emit(c);
-	if (!o)
-		return -ENOSPC;
-	o->hdr.type = MSG_ORDER;
-	o->hdr.symbol_id = in->symbol_id;
-	o->recv_ns = m->recv_ns;
-	o->order_seq = in->seq;
-	qty_t q = 1;
-	for (unsigned i = 2; i < se->qty_scale; i++)
-		q *= 10;
-	o->qty = q;
-	px_t through_ask = m->ask_px + m->ask_px / 100 + 1, through_bid = m->bid_px - m->bid_px / 100 - 1;
-	px_t away_bid = m->bid_px - m->bid_px / 100 - 1, away_ask = m->ask_px + m->ask_px / 100 + 1;
-	o->limit_px = buy ? (passive ? away_bid : through_ask) : (passive ? away_ask : through_bid);
-	if (o->limit_px <= 0)
-		o->limit_px = 1;
-	o->side = buy ? 'B' : 'S';
-	o->tif = ORDER_TIF_GTC;
-	o->flags = 0;
-	o->pad = 0;
-	return 0;
-}
-
-static const struct stage_def tordgen = {
-	.name = "tordgen", .in_ring = "md", .out_ring = "order", .in_kind = STAGE_IO_SLOT,
-	.out_kind = STAGE_IO_SLOT, .out_msg_bytes = sizeof(struct msg_order), .max_out_per_msg = 1,
-	.state_bytes = 64, .handle = tordgen_handle,
-};
-
-static void parse(struct tp_config *cfg, const char *fmt, ...)
-{
-	char json[8192], err[CONFIG_ERR_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(json, sizeof(json), fmt, ap);
-	va_end(ap);
-	for (char *q = json; *q; q++)
-		if (*q == '\'')
-			*q = '"';
-	struct config_opts co = { .ncpus = 2 };
-	int rc = config_parse(json, strlen(json), "test.json", cfg, &co, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
-}
-
-static const char *const SPLIT3 =
-	"{'name':'front','cpu':0,'wait':'yield','stages':['replay','decode','tordgen']},"
-	"{'name':'exec','cpu':1,'wait':'yield','stages':['execution']},"
-	"{'name':'recon','cpu':1,'wait':'yield','stages':['reconciliation']}";
-
 static void rest_config(struct tp_config *cfg, const char *seg, const char *journal, const char *report,
 			const char *speed, unsigned port, unsigned halt_after)
 {
-	parse(cfg, "{'pipeline':{'name':'x','id':7},'segment':{'name':'%s','hugepages':'off'},"
+	tsup_config(cfg, "{'pipeline':{'name':'x','id':7},'segment':{'name':'%s','hugepages':'off'},"
 		   "'feed':{'max_symbols':64,'max_orders':1048576,'max_levels':1024},"
 		   "'supervisor':{'max_restarts':1000,'restart_window_ms':60000,'restart_backoff_ms':1,"
 		   "'restart_backoff_max_ms':2,'heartbeat_timeout_ms':2000,'report':'%s'},"
@@ -1095,7 +1008,7 @@ static void rest_config(struct tp_config *cfg, const char *seg, const char *jour
 		   "'max_inflight':4,'drain_timeout_ms':10000}},"
 		   "'reconciliation':{'journal':'%s','journal_fsync':'batch','journal_buffer_kb':256},"
 		   "'processes':[%s]}",
-	      seg, report, cap, speed, port, cert, halt_after, journal, SPLIT3);
+	      seg, report, cap, speed, port, cert, halt_after, journal, TEXEC_SPLIT3);
 }
 
 /* The supervisor in a child whose stderr (and its stages') goes to errpath. */
@@ -1111,24 +1024,6 @@ static pid_t run_captured(const struct tp_config *cfg, const char *errpath)
 		_exit(supervisor_run(cfg, &o));
 	}
 	return pid;
-}
-
-static const struct stats_block *stats_of(const struct seg *s, const char *stage)
-{
-	char name[64];
-	uint64_t off;
-	snprintf(name, sizeof(name), "stats.%s", stage);
-	assert_int_equal(seg_find(s, name, SEG_KIND_STATS, &off, NULL), 0);
-	return seg_ptr(s, off);
-}
-
-static uint64_t reason(const struct stats_block *st, const char *name)
-{
-	for (uint32_t r = 0; r < st->n_reasons; r++)
-		if (strcmp(st->reason_name[r], name) == 0)
-			return load_relaxed(&st->reason[r]);
-	fail_msg("stage %s has no reason %s", st->name, name);
-	return 0;
 }
 
 static void attach_wait(struct seg *s, const char *name)
@@ -1149,81 +1044,13 @@ static const struct control_block *control_of(const struct seg *s)
 	return seg_ptr(s, off);
 }
 
-/* What a journal says: orders unique, one final report each, positions per symbol. */
-struct jsum {
-	uint64_t orders, finals, fills, compares, mismatches, dup_rejects, starts;
-	qty_t qty[65], fill_sum[65];
-};
-
-static void read_journal(const char *path, struct jsum *j)
-{
-	struct jr_file f;
-	char err[512];
-	memset(j, 0, sizeof(*j));
-	assert_int_equal(jr_read(path, &f, err, sizeof(err)), 0);
-	static uint64_t seqs[65536];
-	static uint8_t final[65536];
-	uint32_t n_seq = 0;
-	size_t off = 0;
-	const struct jrec *r;
-	while ((r = jr_next(&f, &off)) != NULL) {
-		if (r->type == JR_START) {
-			j->starts++;
-		} else if (r->type == JR_ORDER) {
-			struct jr_order_rec o;
-			memcpy(&o, r + 1, sizeof(o));
-			for (uint32_t i = 0; i < n_seq; i++)
-				assert_true(seqs[i] != o.order_seq);
-			final[n_seq] = 0;
-			seqs[n_seq++] = o.order_seq;
-			j->orders++;
-		} else if (r->type == JR_REPORT) {
-			struct jr_report_rec p;
-			memcpy(&p, r + 1, sizeof(p));
-			uint32_t i = 0;
-			while (i < n_seq && seqs[i] != p.order_seq)
-				i++;
-			assert_true(i < n_seq);
-			if (broker_event_final(p.kind)) {
-				assert_int_equal(final[i], 0);
-				final[i] = 1;
-				j->finals++;
-			}
-			if (p.kind == BROKER_EV_REJECTED && p.reason == BROKER_R_DUPLICATE_ID)
-				j->dup_rejects++;
-			if ((p.kind == BROKER_EV_PARTIAL_FILL || p.kind == BROKER_EV_FILLED) && p.symbol_id < 65) {
-				j->fills++;
-				j->fill_sum[p.symbol_id] += p.side == 'B' ? p.fill_qty : -p.fill_qty;
-			}
-		} else if (r->type == JR_POSITION || r->type == JR_ADOPT) {
-			struct jr_position_rec p;
-			memcpy(&p, r + 1, sizeof(p));
-			assert_true(p.symbol_id > 0 && p.symbol_id < 65);
-			j->qty[p.symbol_id] = p.qty;
-		} else if (r->type == JR_COMPARE) {
-			struct jr_compare_rec c;
-			memcpy(&c, r + 1, sizeof(c));
-			j->compares++;
-			j->mismatches += c.mismatches;
-		}
-	}
-	jr_file_free(&f);
-}
-
 /* Positions: the table = the journal = the journaled fills = the simulator's. */
-static void check_positions_run(const struct seg *s, const struct jsum *j, const struct sim *sim)
+static void check_positions_run(const struct seg *s, const struct texec_jsum *j, const struct sim *sim)
 {
-	uint64_t off;
-	assert_int_equal(seg_find(s, "table.positions", SEG_KIND_TABLE, &off, NULL), 0);
-	const struct pos_table *pt = seg_ptr(s, off);
+	texec_check_positions(s, j);
 	qty_t at_sim[65];
 	sim_positions(sim, at_sim);
-	for (uint32_t id = 1; id < 65 && id <= pt->capacity; id++) {
-		struct pos_snap p;
-		assert_int_equal(pos_read(pt, id, &p), 0);
-		assert_int_equal(p.qty, j->qty[id]);
-		assert_int_equal(p.qty, j->fill_sum[id]);
-	}
+	uint64_t off;
 	/* The simulator names symbols; map the pipeline's ids through its symbol table. */
 	assert_int_equal(seg_find(s, "table.symbols", SEG_KIND_TABLE, &off, NULL), 0);
 	const struct symtab *ps = seg_ptr(s, off);
@@ -1238,49 +1065,63 @@ static void check_positions_run(const struct seg *s, const struct jsum *j, const
 		assert_int_equal(mine[id], at_sim[id]);
 }
 
+/* One pipeline run against simulator `sim`: segment "trestN-PID", its journal,
+ * report and stderr at dir/NAME.tpj, dir/NAME-report.json, dir/NAME.stderr.
+ * Starts the supervisor with the keys in its environment only. */
+struct rest_run {
+	char seg[32], jpath[192], report[192], errpath[192];
+};
+
+static pid_t rest_run_start(struct rest_run *r, struct tp_config *cfg, const struct sim *sim, int n, const char *name,
+			    const char *speed, unsigned halt_after)
+{
+	snprintf(r->seg, sizeof(r->seg), "trest%d-%d", n, (int)getpid());
+	snprintf(r->jpath, sizeof(r->jpath), "%s/%s.tpj", dir, name);
+	snprintf(r->report, sizeof(r->report), "%s/%s-report.json", dir, name);
+	snprintf(r->errpath, sizeof(r->errpath), "%s/%s.stderr", dir, name);
+	rest_config(cfg, r->seg, r->jpath, r->report, speed, sim->port, halt_after);
+	setenv("APCA_API_KEY_ID", kid, 1);
+	setenv("APCA_API_SECRET_KEY", secret, 1);
+	pid_t sup = run_captured(cfg, r->errpath);
+	unsetenv("APCA_API_KEY_ID");
+	unsetenv("APCA_API_SECRET_KEY");
+	return sup;
+}
+
 static void test_pipeline_over_rest(void **state)
 {
 	(void)state;
 	static struct tp_config cfg;
 	struct sim sim;
-	char seg[32], jpath[192], report[192], errpath[192];
+	struct rest_run r;
 	sim_start(&sim, "simpipe", "");
-	snprintf(seg, sizeof(seg), "trest1-%d", (int)getpid());
-	snprintf(jpath, sizeof(jpath), "%s/pipe.tpj", dir);
-	snprintf(report, sizeof(report), "%s/pipe-report.json", dir);
-	snprintf(errpath, sizeof(errpath), "%s/pipe.stderr", dir);
-	rest_config(&cfg, seg, jpath, report, "4", sim.port, 8);
-	setenv("APCA_API_KEY_ID", kid, 1);
-	setenv("APCA_API_SECRET_KEY", secret, 1);
-	pid_t sup = run_captured(&cfg, errpath);
-	unsetenv("APCA_API_KEY_ID");
-	unsetenv("APCA_API_SECRET_KEY");
+	pid_t sup = rest_run_start(&r, &cfg, &sim, 1, "pipe", "4", 8);
 	int rc = tsup_wait(sup);
 	if (rc != 0) {
 		size_t n;
-		char *e = slurp(errpath, &n);
+		char *e = tsup_slurp(r.errpath, &n);
 		fail_msg("the pipeline exited %d: %s", rc, e ? e : "");
 	}
 	struct seg s;
-	attach_wait(&s, seg);
-	struct jsum j;
-	read_journal(jpath, &j);
-	const struct stats_block *ex = stats_of(&s, "execution"), *rcs = stats_of(&s, "reconciliation");
-	const struct stats_block *gen = stats_of(&s, "tordgen");
+	attach_wait(&s, r.seg);
+	struct texec_jsum j;
+	texec_read_journal(r.jpath, &j);
+	const struct stats_block *ex = tsup_stats_of(&s, "execution"), *rcs = tsup_stats_of(&s, "reconciliation");
+	const struct stats_block *gen = tsup_stats_of(&s, "tordgen");
 	assert_int_equal(j.starts, 1);
 	assert_int_equal(j.orders, load_relaxed(&gen->msgs_out));
 	assert_true(j.orders > 50);
 	assert_int_equal(j.finals, j.orders);                   /* every order final */
 	assert_int_equal(j.dup_rejects, 0);
 	assert_true(j.fills > 10);
-	assert_int_equal(reason(ex, "submitted"), j.orders);
-	assert_int_equal(reason(ex, "illegal_transition"), 0);
-	assert_int_equal(reason(ex, "unknown_order"), 0);
-	assert_int_equal(reason(ex, "broker_halt"), 0);
-	assert_true(reason(ex, "canceled") > 0);                /* the resting third, by the timeout */
-	assert_int_equal(reason(rcs, "mismatch"), 0);
-	assert_true(reason(rcs, "compare_ok") >= 1);
-	assert_int_equal(j.mismatches, 0);
+	assert_int_equal(tsup_reason(ex, "submitted"), j.orders);
+	assert_int_equal(tsup_reason(ex, "illegal_transition"), 0);
+	assert_int_equal(tsup_reason(ex, "unknown_order"), 0);
+	assert_int_equal(tsup_reason(ex, "broker_halt"), 0);
+	assert_true(tsup_reason(ex, "canceled") > 0);           /* the resting third, by the timeout */
+	assert_int_equal(tsup_reason(rcs, "mismatch"), 0);
+	assert_true(tsup_reason(rcs, "compare_ok") >= 1);
+	assert_int_equal(j.compare_mismatches, 0);
 	check_positions_run(&s, &j, &sim);
 	cJSON *st = sim_stats(&sim);
 	assert_int_equal(jnum(st, "orders"), j.orders);         /* each reached the broker once */
@@ -1292,15 +1133,15 @@ static void test_pipeline_over_rest(void **state)
 	cJSON_Delete(st);
 	assert_int_equal(control_trading_state(control_of(&s)), TRADING_ACTIVE);
 	seg_detach(&s);
-	seg_destroy(seg, NULL);
+	seg_destroy(r.seg, NULL);
 	sim_stop(&sim);
 	/* No key material in the run's logs, report or journal. */
-	assert_true(file_has(errpath, "rest: connected to"));
-	assert_no_keys(errpath);
-	assert_no_keys(report);
-	assert_no_keys(jpath);
+	assert_true(file_has(r.errpath, "rest: connected to"));
+	assert_no_keys(r.errpath);
+	assert_no_keys(r.report);
+	assert_no_keys(r.jpath);
 	char wall[256];
-	snprintf(wall, sizeof(wall), "%s.wall", jpath);
+	snprintf(wall, sizeof(wall), "%s.wall", r.jpath);
 	if (access(wall, F_OK) == 0)
 		assert_no_keys(wall);
 }
@@ -1310,20 +1151,11 @@ static void test_pipeline_halts_on_persistent_failure(void **state)
 	(void)state;
 	static struct tp_config cfg;
 	struct sim sim;
-	char seg[32], jpath[192], report[192], errpath[192];
+	struct rest_run r;
 	sim_start(&sim, "simhalt", "");
-	snprintf(seg, sizeof(seg), "trest2-%d", (int)getpid());
-	snprintf(jpath, sizeof(jpath), "%s/halt.tpj", dir);
-	snprintf(report, sizeof(report), "%s/halt-report.json", dir);
-	snprintf(errpath, sizeof(errpath), "%s/halt.stderr", dir);
-	rest_config(&cfg, seg, jpath, report, "2", sim.port, 4);
-	setenv("APCA_API_KEY_ID", kid, 1);
-	setenv("APCA_API_SECRET_KEY", secret, 1);
-	pid_t sup = run_captured(&cfg, errpath);
-	unsetenv("APCA_API_KEY_ID");
-	unsetenv("APCA_API_SECRET_KEY");
+	pid_t sup = rest_run_start(&r, &cfg, &sim, 2, "halt", "2", 4);
 	struct seg s;
-	attach_wait(&s, seg);
+	attach_wait(&s, r.seg);
 	const struct control_block *cb = control_of(&s);
 	/* Some orders go through; then every request fails. */
 	int tries = 0;
@@ -1351,13 +1183,14 @@ static void test_pipeline_halts_on_persistent_failure(void **state)
 	/* The broker comes back: the run drains, every order final. */
 	sim_faults(&sim, "{\"rate_5xx\":0}");
 	assert_int_equal(tsup_wait(sup), 0);
-	struct jsum j;
-	read_journal(jpath, &j);
-	const struct stats_block *ex = stats_of(&s, "execution");
-	assert_true(reason(ex, "broker_halt") >= 1);
+	struct texec_jsum j;
+	texec_read_journal(r.jpath, &j);
+	assert_int_equal(j.starts, 1);                          /* one run: orders unique across the journal */
+	const struct stats_block *ex = tsup_stats_of(&s, "execution");
+	assert_true(tsup_reason(ex, "broker_halt") >= 1);
 	assert_true(j.orders >= 1);
 	assert_int_equal(j.finals, j.orders);
-	assert_int_equal(j.mismatches, 0);
+	assert_int_equal(j.compare_mismatches, 0);
 	assert_int_equal(control_trading_state(cb), TRADING_HALTED);   /* stays until an operator resumes */
 	cJSON *st = sim_stats(&sim);
 	assert_int_equal(jnum(st, "duplicate_posts"), 0);
@@ -1365,12 +1198,12 @@ static void test_pipeline_halts_on_persistent_failure(void **state)
 	cJSON_Delete(st);
 	check_positions_run(&s, &j, &sim);
 	seg_detach(&s);
-	seg_destroy(seg, NULL);
+	seg_destroy(r.seg, NULL);
 	sim_stop(&sim);
-	assert_true(file_has(errpath, "kill switch: trading HALTED"));
-	assert_no_keys(errpath);
-	assert_no_keys(report);
-	assert_no_keys(jpath);
+	assert_true(file_has(r.errpath, "kill switch: trading HALTED"));
+	assert_no_keys(r.errpath);
+	assert_no_keys(r.report);
+	assert_no_keys(r.jpath);
 }
 
 /* kill -9 of execution while orders are in flight: each new process hands
@@ -1380,21 +1213,12 @@ static void test_pipeline_kill9_execution(void **state)
 	(void)state;
 	static struct tp_config cfg;
 	struct sim sim;
-	char seg[32], jpath[192], report[192], errpath[192];
+	struct rest_run r;
 	sim_start(&sim, "simkill", "--latency-ms 2");
-	snprintf(seg, sizeof(seg), "trest3-%d", (int)getpid());
-	snprintf(jpath, sizeof(jpath), "%s/kill.tpj", dir);
-	snprintf(report, sizeof(report), "%s/kill-report.json", dir);
-	snprintf(errpath, sizeof(errpath), "%s/kill.stderr", dir);
-	rest_config(&cfg, seg, jpath, report, "4", sim.port, 50);
-	setenv("APCA_API_KEY_ID", kid, 1);
-	setenv("APCA_API_SECRET_KEY", secret, 1);
-	pid_t sup = run_captured(&cfg, errpath);
-	unsetenv("APCA_API_KEY_ID");
-	unsetenv("APCA_API_SECRET_KEY");
+	pid_t sup = rest_run_start(&r, &cfg, &sim, 3, "kill", "4", 50);
 	struct seg s;
-	attach_wait(&s, seg);
-	const struct stats_block *st = stats_of(&s, "execution");
+	attach_wait(&s, r.seg);
+	const struct stats_block *st = tsup_stats_of(&s, "execution");
 	uint64_t seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
 	print_message("seed %" PRIu64 "\n", seed);
 	unsigned kills = 0;
@@ -1406,11 +1230,12 @@ static void test_pipeline_kill9_execution(void **state)
 	}
 	assert_int_equal(tsup_wait(sup), 0);
 	assert_true(kills >= 2);
-	struct jsum j;
-	read_journal(jpath, &j);
+	struct texec_jsum j;
+	texec_read_journal(r.jpath, &j);
+	assert_int_equal(j.starts, 1);                          /* one run: orders unique across the journal */
 	assert_int_equal(j.finals, j.orders);
 	assert_int_equal(j.dup_rejects, 0);
-	assert_int_equal(j.mismatches, 0);
+	assert_int_equal(j.compare_mismatches, 0);
 	check_positions_run(&s, &j, &sim);
 	cJSON *ss = sim_stats(&sim);
 	assert_true(jnum(ss, "orders") <= j.orders);
@@ -1419,11 +1244,11 @@ static void test_pipeline_kill9_execution(void **state)
 		      "POSTs refused\n", kills, j.orders, j.fills, jnum(ss, "orders"), jnum(ss, "duplicate_posts"));
 	cJSON_Delete(ss);
 	seg_detach(&s);
-	seg_destroy(seg, NULL);
+	seg_destroy(r.seg, NULL);
 	sim_stop(&sim);
-	assert_true(file_has(errpath, "looking up"));
-	assert_no_keys(errpath);
-	assert_no_keys(jpath);
+	assert_true(file_has(r.errpath, "looking up"));
+	assert_no_keys(r.errpath);
+	assert_no_keys(r.jpath);
 }
 
 /* After each test, also one that failed half-way: stderr back (with what the
@@ -1434,7 +1259,7 @@ static int test_teardown(void **state)
 	if (saved_stderr >= 0) {
 		stderr_back();
 		size_t n;
-		char *b = slurp(stderr_path, &n);
+		char *b = tsup_slurp(stderr_path, &n);
 		if (b)
 			fprintf(stderr, "---- captured stderr (%s), last part:\n%s\n----\n", stderr_path,
 				n > 4000 ? b + n - 4000 : b);

@@ -28,7 +28,6 @@ enum placement { SPLIT, GROUPED, INLINE };
 
 static void make_config(struct tp_config *cfg, enum placement pl, const char *wait, const char *extra)
 {
-	char json[4096], err[CONFIG_ERR_MAX];
 	const char *procs =
 		pl == GROUPED ?
 		"{'name':'front','cpu':0,'wait':'%s','mlockall':false,'stages':['tgen','tpass1']},"
@@ -39,19 +38,11 @@ static void make_config(struct tp_config *cfg, enum placement pl, const char *wa
 		"{'name':'sink','cpu':1,'wait':'%s','mlockall':false,'stages':['tsink2']}";
 	char p[1024];
 	snprintf(p, sizeof(p), procs, wait, wait, wait, wait);
-	snprintf(json, sizeof(json),
-		 "{'pipeline':{'name':'t','id':3},'segment':{'name':'%s','hugepages':'off'},"
-		 "'rings':{'capacity':1024,'slot_bytes':64},'mode':'%s','processes':[%s],"
-		 "'supervisor':{'report':'%s'%s%s}}",
-		 segname, pl == INLINE ? "inline" : "processes", p, report, extra ? "," : "", extra ? extra : "");
-	for (char *q = json; *q; q++)
-		if (*q == '\'')
-			*q = '"';
-	struct config_opts o = { .ncpus = 2 };
-	int rc = config_parse(json, strlen(json), "test.json", cfg, &o, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
+	tsup_config(cfg,
+		    "{'pipeline':{'name':'t','id':3},'segment':{'name':'%s','hugepages':'off'},"
+		    "'rings':{'capacity':1024,'slot_bytes':64},'mode':'%s','processes':[%s],"
+		    "'supervisor':{'report':'%s'%s%s}}",
+		    segname, pl == INLINE ? "inline" : "processes", p, report, extra ? "," : "", extra ? extra : "");
 }
 
 struct outcome {

@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include "config/config.h"
-#include "feed/import.h"
 #include "rings/seg.h"
 #include "stages/gating.h"
 #include "stages/sizing.h"
@@ -146,11 +145,7 @@ static void test_strategy_chain(void **state)
 	stage_register(&isink);
 	snprintf(segname, sizeof(segname), "tstr-%d", (int)getpid());
 	snprintf(cap, sizeof(cap), "/tmp/tickpipe-test-str-%d.cap", (int)getpid());
-	struct import_opts o = { .format = FEED_COINBASE, .in_path = "tests/fixtures/coinbase_l2_ticker_first2000.ws",
-				 .out_path = cap };
-	struct import_stats ist;
-	char err[512];
-	assert_int_equal(import_run(&o, &ist, err, sizeof(err)), 0);
+	tsup_import_coinbase(cap);
 	/* The demo's models: their predictions (a few bps) do not clear the half-spread
 	 * of these products, so every decision is HOLD — the right answer. */
 	const char *demo = "'inference':{'horizons':[{'name':'h2','model':'config/models/m_2.json'},"

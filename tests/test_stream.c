@@ -387,25 +387,17 @@ static void make_url(void)
 
 static void make_config(struct tp_config *cfg, const char *source, const char *replay)
 {
-	char json[4096], err[CONFIG_ERR_MAX], rp[320] = "";
+	char rp[320] = "";
 	if (replay)
 		snprintf(rp, sizeof(rp), "'replay':{'file':'%s'},", replay);
-	snprintf(json, sizeof(json),
-		 "{'pipeline':{'name':'s','id':6},'segment':{'name':'%s','hugepages':'off'},"
-		 "'rings':{'capacity':256,'raw_bytes':1048576,'raw_max_record':65536},%s"
-		 "'stream':{'url':'%s','token_file':'%s','heartbeat_timeout_ms':%d,'connect_timeout_ms':1000,"
-		 "'backoff_base_ms':20,'backoff_max_ms':100},"
-		 "'supervisor':{'timer_interval_ms':10},"
-		 "'processes':[{'name':'src','cpu':0,'stages':['%s']},{'name':'rest','cpu':1,'stages':['decode','tssink']}]}",
-		 segname, rp, url, tokfile, HB_MS, source);
-	for (char *q = json; *q; q++)
-		if (*q == '\'')
-			*q = '"';
-	struct config_opts o = { .ncpus = 2 };
-	int rc = config_parse(json, strlen(json), "test.json", cfg, &o, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
+	tsup_config(cfg,
+		    "{'pipeline':{'name':'s','id':6},'segment':{'name':'%s','hugepages':'off'},"
+		    "'rings':{'capacity':256,'raw_bytes':1048576,'raw_max_record':65536},%s"
+		    "'stream':{'url':'%s','token_file':'%s','heartbeat_timeout_ms':%d,'connect_timeout_ms':1000,"
+		    "'backoff_base_ms':20,'backoff_max_ms':100},"
+		    "'supervisor':{'timer_interval_ms':10},"
+		    "'processes':[{'name':'src','cpu':0,'stages':['%s']},{'name':'rest','cpu':1,'stages':['decode','tssink']}]}",
+		    segname, rp, url, tokfile, HB_MS, source);
 }
 
 /* Runs fn with stderr going to errfile (the children inherit it). */

@@ -177,15 +177,6 @@ static void attach(struct seg *s)
 	}
 }
 
-static const struct stats_block *stats_of(const struct seg *s, const char *stage)
-{
-	char name[64];
-	uint64_t off;
-	snprintf(name, sizeof(name), "stats.%s", stage);
-	assert_int_equal(seg_find(s, name, SEG_KIND_STATS, &off, NULL), 0);
-	return seg_ptr(s, off);
-}
-
 static const struct control_block *control_of(const struct seg *s)
 {
 	uint64_t off;
@@ -227,7 +218,7 @@ static void attach_running(struct seg *s, const struct stats_block *st[CHAIN_N])
 	bool ok;
 	attach(s);
 	for (int i = 0; i < CHAIN_N; i++)
-		st[i] = stats_of(s, chain[i]);
+		st[i] = tsup_stats_of(s, chain[i]);
 	WAIT_UNTIL(ok, all_state(st, CHAIN_N, STAGE_RUNNING) && load_relaxed(&st[3]->msgs_in) > 0, 3000);
 	assert_true(ok);
 }
@@ -238,7 +229,7 @@ static uint64_t assert_drained(const struct seg *s)
 {
 	const struct stats_block *st[CHAIN_N];
 	for (int i = 0; i < CHAIN_N; i++) {
-		st[i] = stats_of(s, chain[i]);
+		st[i] = tsup_stats_of(s, chain[i]);
 		assert_int_equal(load_acquire(&st[i]->state), STAGE_DONE);
 		assert_int_equal(load_relaxed(&st[i]->errors), 0);
 		assert_int_equal(load_relaxed(&st[i]->restarts), 0);
@@ -666,7 +657,7 @@ static void test_stall_detected_and_cleared(void **state)
 	make_config(&cfg, SPLIT, "processes", NULL, "'heartbeat_timeout_ms':100");
 	pid_t sup = start(&cfg, NULL);
 	attach(&s);
-	const struct stats_block *p1 = stats_of(&s, "tpass1");
+	const struct stats_block *p1 = tsup_stats_of(&s, "tpass1");
 	bool saw_stalled = false, saw_cleared = false;
 	uint64_t stalled_at = 0, cleared_at = 0, t0 = now_ms();
 	int status = -1, wst;
@@ -712,7 +703,7 @@ static void test_finished_stage_not_left_stalled(void **state)
 	make_config(&cfg, SPLIT, "processes", NULL, "'heartbeat_timeout_ms':100");
 	pid_t sup = start(&cfg, NULL);
 	attach(&s);
-	const struct stats_block *p1 = stats_of(&s, "tpass1");
+	const struct stats_block *p1 = tsup_stats_of(&s, "tpass1");
 	bool ok;
 	WAIT_UNTIL(ok, load_relaxed(&p1->stalled) == 1, 3000);
 	assert_true(ok);                         /* the stall was seen */
@@ -763,7 +754,7 @@ static void init_failure(const char *mode)
 	assert_non_null(strstr(slurp(err_path, out, sizeof(out)), "stage tbadinit: init failed: Input/output error"));
 	assert_int_equal(*init_calls, 1);
 	attach(&s);
-	const struct stats_block *bad = stats_of(&s, "tbadinit");
+	const struct stats_block *bad = tsup_stats_of(&s, "tbadinit");
 	assert_int_equal(load_acquire(&bad->state), STAGE_FAILED);
 	assert_int_equal(load_relaxed(&bad->restarts), 0);
 	assert_int_equal(load_relaxed(&bad->msgs_in), 0);
@@ -772,7 +763,7 @@ static void init_failure(const char *mode)
 		assert_int_equal(control_trading_state(c), TRADING_HALTED);
 		assert_string_equal(c->reason, "a stage failed to start");
 		/* tgen may have been stopped before its stage started (pid 0). */
-		pid_t gen = load_relaxed(&stats_of(&s, "tgen")->pid);
+		pid_t gen = load_relaxed(&tsup_stats_of(&s, "tgen")->pid);
 		if (gen > 0)
 			assert_gone(gen);
 	}

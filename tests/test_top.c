@@ -17,28 +17,11 @@
 #include <cmocka.h>
 
 #include "config/config.h"
-#include "feed/import.h"
 #include "monitor/view.h"
 #include "stages/stage.h"
 #include "tests/support.h"
 
 static char dir[96], cap[160], tp[256], segname[32];
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	rewind(f);
-	char *buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = 0;
-	fclose(f);
-	return buf;
-}
 
 /* Runs `tickpipe ARGS`; stdout and stderr land in dir/out.txt, dir/err.txt
  * (read back into *out, *err, to be freed). Returns the exit status. */
@@ -53,9 +36,9 @@ static int tickpipe(char **out, char **err, const char *fmt, ...)
 	int st = system(cmd);
 	assert_true(st != -1 && WIFEXITED(st));
 	snprintf(path, sizeof(path), "%s/out.txt", dir);
-	*out = slurp(path);
+	*out = tsup_slurp(path, NULL);
 	snprintf(path, sizeof(path), "%s/err.txt", dir);
-	*err = slurp(path);
+	*err = tsup_slurp(path, NULL);
 	assert_true(*out && *err);
 	return WEXITSTATUS(st);
 }
@@ -70,49 +53,16 @@ static void assert_contains(const char *hay, const char *needle)
  * strategy on the fixture capture, in two processes. */
 static void demo_config(struct tp_config *cfg, const char *speed)
 {
-	char json[8192], err[CONFIG_ERR_MAX];
-	snprintf(json, sizeof(json),
-		 "{'pipeline':{'name':'top','id':11},'segment':{'name':'%s','hugepages':'off'},"
-		 "'rings':{'capacity':1024,'slot_bytes':128,'raw_bytes':1048576,'raw_max_record':65536},"
-		 "'feed':{'max_symbols':64,'max_orders':1024,'max_levels':1024},"
-		 "'supervisor':{'audit_log':'%s/audit.log'},"
-		 "'replay':{'file':'%s','speed':'%s'},"
-		 "'features':{'list':['mid','ret_2','ema_fast','sma','vol','spread_bps','imbalance','microprice_bps'],"
-		 "'ema_fast':3,'sma':3,'vol_lambda_milli':500},"
-		 "'inference':{'horizons':[{'name':'h1','horizon_ms':1000,'model':'linear','weights':[0,0,0,0,0,0,20,4]},"
-		 "{'name':'h5','horizon_ms':5000,'model':'linear','weights':[0,0,0,0,0,0,30,6]}]},"
-		 "'arbitration':{'stats_span':20},"
-		 "'gating':{'max_spread_bps_milli':100000,'barrier_window':0,'stale_ms':5000},"
-		 "'sizing':{'max_position_e8':100000000,'lot_size_e8':1000000,'limit_offset_bps_milli':2000},"
-		 "'risk':{'max_open_orders':64,'rate_per_sec':1000,'rate_burst':100,'fill_cooldown_ms':0,"
-		 "'dup_window_ms':0,'collar_bps_milli':100000,'max_gross':100000000,'max_net':100000000,"
-		 "'stale_ms':5000,'halt_stale_ms':60000,'time_in_force':'gtc'},"
-		 "'execution':{'broker':'paper','cancel_timeout_ms':2000,'snapshot_ms':1000},"
-		 "'paper':{'latency_us':500,'slippage_bps_milli':500},"
-		 "'reconciliation':{'journal':'%s/journal.tpj','journal_fsync':'interval','policy':'halt','recover':false},"
-		 "'processes':["
-		 "{'name':'front','cpu':0,'wait':'yield','stages':['replay','decode','features','inference','arbitration','gating']},"
-		 "{'name':'back','cpu':1,'wait':'yield','stages':['sizing','risk','execution','reconciliation']}]}",
-		 segname, dir, cap, speed, dir);
-	for (char *q = json; *q; q++)
-		if (*q == '\'')
-			*q = '"';
-	struct config_opts co = { .ncpus = 2 };
-	int rc = config_parse(json, strlen(json), "test.json", cfg, &co, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
+	char sup[256];
+	snprintf(sup, sizeof(sup), "'audit_log':'%s/audit.log'", dir);
+	tsup_demo_config(cfg, "top", 11, segname, dir, cap, speed, sup);
 }
 
 static uint64_t reason_count(const struct mon_view *v, const char *stage, const char *reason)
 {
 	const struct mon_stage *s = mon_stage_named(v, stage);
 	assert_non_null(s);
-	for (uint32_t r = 0; r < s->st->n_reasons; r++)
-		if (!strcmp(s->st->reason_name[r], reason))
-			return load_relaxed(&s->st->reason[r]);
-	fail_msg("stage %s has no reason %s", stage, reason);
-	return 0;
+	return tsup_reason(s->st, reason);
 }
 
 /* The row of `stage` in a top block: its line, copied into row. */
@@ -131,27 +81,17 @@ static int setup(void **state)
 {
 	(void)state;
 	stage_register_builtin();
-	const char *b = getenv("TP_BUILD");
-	snprintf(tp, sizeof(tp), "%s/tickpipe", b && *b ? b : "build");
-	snprintf(dir, sizeof(dir), "/tmp/tickpipe-test-top-%d", (int)getpid());
+	tsup_tickpipe_bin(tp, sizeof(tp));
 	snprintf(segname, sizeof(segname), "ttop-%d", (int)getpid());
-	mkdir(dir, 0700);
-	snprintf(cap, sizeof(cap), "%s/cb.cap", dir);
-	struct import_opts o = { .format = FEED_COINBASE, .in_path = "tests/fixtures/coinbase_l2_ticker_first2000.ws",
-				 .out_path = cap };
-	struct import_stats ist;
-	char err[512];
-	assert_int_equal(import_run(&o, &ist, err, sizeof(err)), 0);
+	tsup_fixture_dir(dir, sizeof(dir), cap, sizeof(cap), "top");
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[256];
 	seg_destroy(segname, NULL);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tsup_rm_rf(dir);
 }
 
 /* On a kept segment: one block, every stage with its state, process and
@@ -245,7 +185,7 @@ static void test_top_live_sigint(void **state)
 	assert_int_equal(tsup_wait(top), 0);
 	assert_int_equal(tsup_wait(sup), 0);
 
-	char *out = slurp(path);
+	char *out = tsup_slurp(path, NULL);
 	assert_non_null(out);
 	int blocks = 0;
 	for (const char *p = out; (p = strstr(p, "tickpipe top  segment")); p++)
