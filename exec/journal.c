@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <liburing.h>
 
 #include "exec/journal.h"
+#include "rings/errmsg.h"
 #include "stages/undo.h"
 
 /* The file format is the in-memory layout of struct jrec and of the wall
@@ -130,19 +130,6 @@ int jr_check(const void *p, size_t avail, uint64_t lsn)
 
 /* ---- reading ---- */
 
-/* Formats "journal PATH: ..." into err (when given) and returns rc. */
-__attribute__((format(printf, 4, 5)))
-static int jr_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 void jr_scan(struct jr_file *f)
 {
 	size_t off = 0;
@@ -173,17 +160,17 @@ int jr_read(const char *path, struct jr_file *f, char *err, size_t errlen)
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;      /* a journal not started yet: empty */
-		return jr_fail(err, errlen, -errno, "journal %s: open: %s", path, strerror(errno));
+		return errmsg_fail(err, errlen, -errno, "journal %s: open: %s", path, strerror(errno));
 	}
 	if (fstat(fd, &st) < 0) {
-		rc = jr_fail(err, errlen, -errno, "journal %s: fstat: %s", path, strerror(errno));
+		rc = errmsg_fail(err, errlen, -errno, "journal %s: fstat: %s", path, strerror(errno));
 		goto fail;
 	}
 	/* A directory has no useful st_size: read() reports EISDIR below. */
 	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 64;
 	f->data = malloc(cap);
 	if (!f->data) {
-		rc = jr_fail(err, errlen, -ENOMEM, "journal %s: malloc of %zu bytes failed", path, cap);
+		rc = errmsg_fail(err, errlen, -ENOMEM, "journal %s: malloc of %zu bytes failed", path, cap);
 		goto fail;
 	}
 	/* Up to the size fstat saw; a journal still growing under a live
@@ -193,7 +180,7 @@ int jr_read(const char *path, struct jr_file *f, char *err, size_t errlen)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			rc = jr_fail(err, errlen, -errno, "journal %s: read: %s", path, strerror(errno));
+			rc = errmsg_fail(err, errlen, -errno, "journal %s: read: %s", path, strerror(errno));
 			goto fail;
 		}
 		if (n == 0)
@@ -240,12 +227,12 @@ static int cut_file(const char *path, uint64_t size, bool missing_ok, char *err,
 	if (fd < 0) {
 		if (errno == ENOENT && missing_ok)
 			return 0;
-		return jr_fail(err, errlen, -errno, "journal %s: open: %s", path, strerror(errno));
+		return errmsg_fail(err, errlen, -errno, "journal %s: open: %s", path, strerror(errno));
 	}
 	if (fstat(fd, &st) < 0)
-		rc = jr_fail(err, errlen, -errno, "journal %s: fstat: %s", path, strerror(errno));
+		rc = errmsg_fail(err, errlen, -errno, "journal %s: fstat: %s", path, strerror(errno));
 	else if ((uint64_t)st.st_size > size && ftruncate(fd, (off_t)size) < 0)
-		rc = jr_fail(err, errlen, -errno, "journal %s: ftruncate to %llu: %s", path,
+		rc = errmsg_fail(err, errlen, -errno, "journal %s: ftruncate to %llu: %s", path,
 			     (unsigned long long)size, strerror(errno));
 	close(fd);
 	return rc;
@@ -263,7 +250,7 @@ int jr_truncate(const char *path, const struct jr_file *f, char *err, size_t err
 	int rc;
 
 	if (wall_path(wall, sizeof(wall), path) < 0)
-		return jr_fail(err, errlen, -ENAMETOOLONG, "journal %s: path too long", path);
+		return errmsg_fail(err, errlen, -ENAMETOOLONG, "journal %s: path too long", path);
 	/* A missing journal is fine only when nothing of it was read. */
 	rc = cut_file(path, f->good, f->good == 0, err, errlen);
 	if (rc < 0)
@@ -524,17 +511,17 @@ int jr_writer_open(struct jr_writer *w, const char *path, struct jr_buf *b, int 
 	w->fd = -1;
 	w->wall_fd = -1;
 	if (strlen(path) >= sizeof(w->path) || wall_path(wall, sizeof(wall), path) < 0)
-		return jr_fail(err, errlen, -ENAMETOOLONG, "journal %s: path longer than %zu bytes",
+		return errmsg_fail(err, errlen, -ENAMETOOLONG, "journal %s: path longer than %zu bytes",
 			       path, sizeof(w->path) - 1);
 	if (policy < JR_FSYNC_NEVER || policy > JR_FSYNC_INTERVAL)
-		return jr_fail(err, errlen, -EINVAL, "journal %s: fsync policy %d: expected 0..2",
+		return errmsg_fail(err, errlen, -EINVAL, "journal %s: fsync policy %d: expected 0..2",
 			       path, policy);
 	/* The buffer lives in shared memory a crashed process left behind:
 	 * check the invariants the pump and jr_append rely on. */
 	if (!jr_buf_bytes(b->cap, b->wall_cap) || b->written > b->tail ||
 	    b->tail - b->written > b->cap || b->tail & 7u || b->next_lsn == 0 ||
 	    b->wall_written > b->next_lsn - 1 || (b->next_lsn - 1) - b->wall_written > b->wall_cap)
-		return jr_fail(err, errlen, -EINVAL,
+		return errmsg_fail(err, errlen, -EINVAL,
 			       "journal %s: damaged buffer (cap %llu, wall_cap %llu, written %llu, "
 			       "tail %llu, wall_written %llu, next_lsn %llu)", path,
 			       (unsigned long long)b->cap, (unsigned long long)b->wall_cap,
@@ -548,22 +535,22 @@ int jr_writer_open(struct jr_writer *w, const char *path, struct jr_buf *b, int 
 	 * lands exactly where the first attempt did. */
 	w->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
 	if (w->fd < 0) {
-		rc = jr_fail(err, errlen, -errno, "journal %s: open: %s", path, strerror(errno));
+		rc = errmsg_fail(err, errlen, -errno, "journal %s: open: %s", path, strerror(errno));
 		goto fail;
 	}
 	w->wall_fd = open(wall, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
 	if (w->wall_fd < 0) {
-		rc = jr_fail(err, errlen, -errno, "journal %s: open: %s", wall, strerror(errno));
+		rc = errmsg_fail(err, errlen, -errno, "journal %s: open: %s", wall, strerror(errno));
 		goto fail;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
-		rc = jr_fail(err, errlen, -ENOMEM, "journal %s: malloc of the writer failed", path);
+		rc = errmsg_fail(err, errlen, -ENOMEM, "journal %s: malloc of the writer failed", path);
 		goto fail;
 	}
 	rc = io_uring_queue_init(JR_QUEUE_DEPTH, &r->ring, 0);
 	if (rc < 0) {
-		rc = jr_fail(err, errlen, rc, "journal %s: io_uring_queue_init: %s", path, strerror(-rc));
+		rc = errmsg_fail(err, errlen, rc, "journal %s: io_uring_queue_init: %s", path, strerror(-rc));
 		goto fail;
 	}
 	w->ring = r;

@@ -1011,17 +1011,28 @@ static void view_take(struct rest *r)
 	r->pos_wanted = false;
 }
 
+/* The JSON array a 200 reply to q carries (the caller frees it), or NULL with
+ * the reply counted and reported as bad (any other status, not JSON, not an
+ * array). */
+static cJSON *reply_array(struct rest *r, const struct rest_req *q, long status, const char *what)
+{
+	cJSON *j = status == 200 ? cJSON_ParseWithLength(q->resp, q->resp_len) : NULL;
+	if (!cJSON_IsArray(j)) {
+		cJSON_Delete(j);
+		bad_reply(r, q, what);
+		return NULL;
+	}
+	return j;
+}
+
 static void done_list(struct rest *r, struct rest_req *q, long status, bool failed, uint64_t now)
 {
 	r->list_busy = false;
 	if (failed)
 		return;
-	cJSON *j = status == 200 ? cJSON_ParseWithLength(q->resp, q->resp_len) : NULL;
-	if (!cJSON_IsArray(j)) {
-		cJSON_Delete(j);
-		bad_reply(r, q, "open orders");
+	cJSON *j = reply_array(r, q, status, "open orders");
+	if (!j)
 		return;
-	}
 	if (q->seq > r->pos_done_seq)
 		r->list_force = false;     /* (a poll sent before the positions arrived confirms nothing) */
 	const cJSON *e;
@@ -1065,12 +1076,9 @@ static void done_positions(struct rest *r, struct rest_req *q, long status, bool
 	r->next_pos_ns = now + (uint64_t)r->p.poll_ms * 1000000ULL;
 	if (failed)
 		return;
-	cJSON *j = status == 200 ? cJSON_ParseWithLength(q->resp, q->resp_len) : NULL;
-	if (!cJSON_IsArray(j)) {
-		cJSON_Delete(j);
-		bad_reply(r, q, "positions");
+	cJSON *j = reply_array(r, q, status, "positions");
+	if (!j)
 		return;
-	}
 	memset(r->fetched, 0, (size_t)r->n_syms * sizeof(r->fetched[0]));
 	memset(r->fetched_listed, 0, r->n_syms);
 	const cJSON *e;

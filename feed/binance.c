@@ -207,23 +207,6 @@ static enum decode_reason get_dec(const cJSON *obj, const char *key, unsigned sc
 	return rc ? DEC_R_MALFORMED : DEC_OK;
 }
 
-static struct msg_md *md_add(struct md_out *out, uint32_t symbol_id, uint8_t kind, uint64_t recv_ns)
-{
-	struct msg_md *e = &out->ev[out->n++];
-	e->hdr.symbol_id = symbol_id;
-	e->hdr.type = MSG_MD;
-	e->hdr.flags = 0;
-	e->kind = kind;
-	e->aggressor = 0;
-	e->format = FEED_BINANCE;
-	e->flags = 0;
-	e->bid_px = e->bid_qty = e->ask_px = e->ask_qty = 0;
-	e->trade_px = e->trade_qty = 0;
-	e->recv_ns = recv_ns;
-	e->venue_seq = 0;
-	return e;
-}
-
 /* ---- events ---- */
 
 static enum decode_reason do_book(struct bn_state *st, const struct decoder_env *env, const cJSON *d,
@@ -265,7 +248,7 @@ static enum decode_reason do_book(struct bn_state *st, const struct decoder_env 
 	}
 	s->book_u = u;
 	s->have |= BN_HAVE_BOOK;
-	struct msg_md *e = md_add(out, s->symbol_id, MD_QUOTE, recv_ns);
+	struct msg_md *e = md_out_add(out, FEED_BINANCE, s->symbol_id, MD_QUOTE, recv_ns);
 	e->flags = flags;
 	e->bid_px = bp;
 	e->bid_qty = bq;
@@ -302,7 +285,7 @@ static enum decode_reason do_agg(struct bn_state *st, const struct decoder_env *
 		st->stats.agg_jumps++;      /* diagnostic only: contiguity is not documented */
 	s->agg_id = a;
 	s->have |= BN_HAVE_AGG;
-	struct msg_md *e = md_add(out, s->symbol_id, MD_TRADE, recv_ns);
+	struct msg_md *e = md_out_add(out, FEED_BINANCE, s->symbol_id, MD_TRADE, recv_ns);
 	e->aggressor = cJSON_IsTrue(m) ? 'S' : 'B';   /* buyer is the maker: the seller hit */
 	e->trade_px = p;
 	e->trade_qty = q;

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,6 +12,7 @@
 #include <liburing.h>
 
 #include "feed/capture.h"
+#include "rings/errmsg.h"
 
 #define CAP_ALIGN        8u
 #define CAP_WRITE_BUF    (256u * 1024u)
@@ -27,18 +27,6 @@ _Static_assert(offsetof(struct cap_header, source) == 40, "cap_header.source off
 _Static_assert(offsetof(struct cap_record, source_id) == 8, "cap_record.source_id offset");
 _Static_assert(offsetof(struct cap_record, len) == 12, "cap_record.len offset");
 _Static_assert(sizeof(CAP_MAGIC) - 1 == 8, "magic is 8 bytes");
-
-static void cap_msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void cap_msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static inline uint64_t cap_pad(uint64_t len)
 {
@@ -81,61 +69,61 @@ int cap_open(struct cap_reader *r, const char *path, char *err, size_t errlen)
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
 	if (strlen(path) >= sizeof(r->path)) {
-		cap_msg(err, errlen, "%s: path longer than %zu bytes", path, sizeof(r->path) - 1);
+		errmsg_set(err, errlen, "%s: path longer than %zu bytes", path, sizeof(r->path) - 1);
 		return -ENAMETOOLONG;
 	}
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block us */
 	if (r->fd < 0) {
 		rc = -errno;
-		cap_msg(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (fstat(r->fd, &sb)) {
 		rc = -errno;
-		cap_msg(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (!S_ISREG(sb.st_mode)) {
 		rc = -EINVAL;
-		cap_msg(err, errlen, "%s: not a regular file", path);
+		errmsg_set(err, errlen, "%s: not a regular file", path);
 		goto fail;
 	}
 	if ((uint64_t)sb.st_size < sizeof(struct cap_header)) {
 		rc = -EPROTO;
-		cap_msg(err, errlen, "%s: not a capture: header too short: file has %" PRIu64
+		errmsg_set(err, errlen, "%s: not a capture: header too short: file has %" PRIu64
 			" bytes, a capture header is %zu", path, (uint64_t)sb.st_size, sizeof(struct cap_header));
 		goto fail;
 	}
 	base = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, r->fd, 0);
 	if (base == MAP_FAILED) {
 		rc = -errno;
-		cap_msg(err, errlen, "%s: cannot map: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: cannot map: %s", path, strerror(errno));
 		goto fail;
 	}
 	madvise(base, (size_t)sb.st_size, MADV_SEQUENTIAL);   /* advice only: failure is harmless */
 	const struct cap_header *h = base;
 	if (memcmp(h->magic, CAP_MAGIC, sizeof(h->magic))) {
 		rc = -EPROTO;
-		cap_msg(err, errlen, "%s: not a capture: magic is not \"TPCAP\\0\\0\\1\"", path);
+		errmsg_set(err, errlen, "%s: not a capture: magic is not \"TPCAP\\0\\0\\1\"", path);
 		goto fail;
 	}
 	if (h->version != CAP_VERSION) {
 		rc = -EPROTO;
-		cap_msg(err, errlen, "%s: version: capture format version %" PRIu32 ", this build reads version %u",
+		errmsg_set(err, errlen, "%s: version: capture format version %" PRIu32 ", this build reads version %u",
 			path, h->version, CAP_VERSION);
 		goto fail;
 	}
 	if (h->header_bytes < sizeof(struct cap_header) || h->header_bytes % CAP_ALIGN ||
 	    h->header_bytes > (uint64_t)sb.st_size) {
 		rc = -EPROTO;
-		cap_msg(err, errlen, "%s: header_bytes: %" PRIu32 ", expected a multiple of 8 from %zu to the file size %"
+		errmsg_set(err, errlen, "%s: header_bytes: %" PRIu32 ", expected a multiple of 8 from %zu to the file size %"
 			PRIu64, path, h->header_bytes, sizeof(struct cap_header), (uint64_t)sb.st_size);
 		goto fail;
 	}
 	if (h->format >= FEED_FORMAT_MAX) {
 		rc = -EPROTO;
-		cap_msg(err, errlen, "%s: format: %" PRIu32 " is not a known venue format (0..%d)",
+		errmsg_set(err, errlen, "%s: format: %" PRIu32 " is not a known venue format (0..%d)",
 			path, h->format, FEED_FORMAT_MAX - 1);
 		goto fail;
 	}
@@ -162,32 +150,32 @@ int cap_next(struct cap_reader *r, struct cap_view *v, char *err, size_t errlen)
 
 	if (left == 0) {
 		if (count && r->index < count) {
-			cap_msg(err, errlen, "%s: truncated at byte offset %" PRIu64 ": the header counts %" PRIu64
+			errmsg_set(err, errlen, "%s: truncated at byte offset %" PRIu64 ": the header counts %" PRIu64
 				" records, the file ends after %" PRIu64, r->path, off, count, r->index);
 			return -EPROTO;
 		}
 		return 0;
 	}
 	if (count && r->index >= count) {
-		cap_msg(err, errlen, "%s: corrupt record at byte offset %" PRIu64 ": %" PRIu64
+		errmsg_set(err, errlen, "%s: corrupt record at byte offset %" PRIu64 ": %" PRIu64
 			" bytes follow the %" PRIu64 " records the header counts", r->path, off, left, count);
 		return -EPROTO;
 	}
 	if (left < sizeof(struct cap_record)) {
-		cap_msg(err, errlen, "%s: truncated record at byte offset %" PRIu64 ": a record header is %zu bytes, %"
+		errmsg_set(err, errlen, "%s: truncated record at byte offset %" PRIu64 ": a record header is %zu bytes, %"
 			PRIu64 " remain", r->path, off, sizeof(struct cap_record), left);
 		return -EPROTO;
 	}
 	struct cap_record rec;
 	memcpy(&rec, r->base + off, sizeof(rec));   /* header_bytes is 8-aligned, so is off; memcpy anyway */
 	if (rec.len > CAP_MAX_RECORD) {
-		cap_msg(err, errlen, "%s: corrupt record at byte offset %" PRIu64 ": length %" PRIu32
+		errmsg_set(err, errlen, "%s: corrupt record at byte offset %" PRIu64 ": length %" PRIu32
 			" exceeds the %u-byte maximum", r->path, off, rec.len, CAP_MAX_RECORD);
 		return -EPROTO;
 	}
 	uint64_t body = cap_pad(rec.len);
 	if (body > left - sizeof(rec)) {
-		cap_msg(err, errlen, "%s: truncated record at byte offset %" PRIu64 ": header says %" PRIu32
+		errmsg_set(err, errlen, "%s: truncated record at byte offset %" PRIu64 ": header says %" PRIu32
 			" bytes, %" PRIu64 " remain", r->path, off, rec.len, left - sizeof(rec));
 		return -EPROTO;
 	}
@@ -242,18 +230,18 @@ int cap_create(struct cap_writer *w, const char *path, enum feed_format format, 
 
 	memset(w, 0, sizeof(*w));
 	if ((uint32_t)format >= FEED_FORMAT_MAX) {
-		cap_msg(err, errlen, "%s: format %u is not a known venue format", path, (unsigned)format);
+		errmsg_set(err, errlen, "%s: format %u is not a known venue format", path, (unsigned)format);
 		return -EINVAL;
 	}
 	if (strlen(path) >= sizeof(w->path)) {
-		cap_msg(err, errlen, "%s: path longer than %zu bytes", path, sizeof(w->path) - 1);
+		errmsg_set(err, errlen, "%s: path longer than %zu bytes", path, sizeof(w->path) - 1);
 		return -ENAMETOOLONG;
 	}
 	snprintf(w->path, sizeof(w->path), "%s", path);
 	w->f = fopen(path, "w+be");   /* read back by cap_finish */
 	if (!w->f) {
 		rc = -errno;
-		cap_msg(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: cannot create: %s", path, strerror(errno));
 		return rc;
 	}
 	setvbuf(w->f, NULL, _IOFBF, CAP_WRITE_BUF);   /* failure keeps the default buffer */
@@ -261,7 +249,7 @@ int cap_create(struct cap_writer *w, const char *path, enum feed_format format, 
 	cap_header_fill(&h, format, source, 0, 0);
 	if (fwrite(&h, sizeof(h), 1, w->f) != 1) {
 		rc = -EIO;
-		cap_msg(err, errlen, "%s: cannot write the header: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: cannot write the header: %s", path, strerror(errno));
 		goto fail;
 	}
 	return 0;
@@ -303,26 +291,26 @@ int cap_finish(struct cap_writer *w, char *err, size_t errlen)
 	int rc = 0;
 
 	if (!w->f) {
-		cap_msg(err, errlen, "%s: capture is not open", w->path);
+		errmsg_set(err, errlen, "%s: capture is not open", w->path);
 		return -EIO;
 	}
 	/* Read back format and source from the header we wrote, so the writer
 	 * needs no copy of them. */
 	if (fflush(w->f) || fseek(w->f, 0, SEEK_SET) || fread(&h, sizeof(h), 1, w->f) != 1) {
-		cap_msg(err, errlen, "%s: cannot re-read the header: %s", w->path, strerror(errno));
+		errmsg_set(err, errlen, "%s: cannot re-read the header: %s", w->path, strerror(errno));
 		rc = -EIO;
 		goto out;
 	}
 	h.start_unix_ns = w->first_ns;
 	h.record_count = w->count;
 	if (fseek(w->f, 0, SEEK_SET) || fwrite(&h, sizeof(h), 1, w->f) != 1 || fflush(w->f)) {
-		cap_msg(err, errlen, "%s: cannot rewrite the header: %s", w->path, strerror(errno));
+		errmsg_set(err, errlen, "%s: cannot rewrite the header: %s", w->path, strerror(errno));
 		rc = -EIO;
 		goto out;
 	}
 out:
 	if (fclose(w->f) && !rc) {
-		cap_msg(err, errlen, "%s: cannot close: %s", w->path, strerror(errno));
+		errmsg_set(err, errlen, "%s: cannot close: %s", w->path, strerror(errno));
 		rc = -EIO;
 	}
 	w->f = NULL;
@@ -441,16 +429,16 @@ int cap_uring_create(struct cap_uwriter *w, const char *path, enum feed_format f
 	if (!buf_bytes)
 		buf_bytes = CAP_URING_BUF_DEFAULT;
 	if ((uint32_t)format >= FEED_FORMAT_MAX) {
-		cap_msg(err, errlen, "%s: format %u is not a known venue format", path, (unsigned)format);
+		errmsg_set(err, errlen, "%s: format %u is not a known venue format", path, (unsigned)format);
 		return -EINVAL;
 	}
 	if (buf_bytes & (buf_bytes - 1) || buf_bytes < 2ull * CAP_MAX_RECORD || buf_bytes > (1ull << 34)) {
-		cap_msg(err, errlen, "%s: staging buffer of %llu bytes: expected a power of two from %u", path,
+		errmsg_set(err, errlen, "%s: staging buffer of %llu bytes: expected a power of two from %u", path,
 			(unsigned long long)buf_bytes, 2 * CAP_MAX_RECORD);
 		return -EINVAL;
 	}
 	if (strlen(path) >= sizeof(w->path)) {
-		cap_msg(err, errlen, "%s: path longer than %zu bytes", path, sizeof(w->path) - 1);
+		errmsg_set(err, errlen, "%s: path longer than %zu bytes", path, sizeof(w->path) - 1);
 		return -ENAMETOOLONG;
 	}
 	snprintf(w->path, sizeof(w->path), "%s", path);
@@ -458,7 +446,7 @@ int cap_uring_create(struct cap_uwriter *w, const char *path, enum feed_format f
 	w->buf = aligned_alloc(4096, buf_bytes);
 	w->u = calloc(1, sizeof(*w->u));
 	if (!w->buf || !w->u) {
-		cap_msg(err, errlen, "%s: out of memory for the staging buffer", path);
+		errmsg_set(err, errlen, "%s: out of memory for the staging buffer", path);
 		free(w->buf);
 		free(w->u);
 		w->buf = NULL;
@@ -467,7 +455,7 @@ int cap_uring_create(struct cap_uwriter *w, const char *path, enum feed_format f
 	}
 	rc = io_uring_queue_init(4, &w->u->ring, 0);
 	if (rc < 0) {
-		cap_msg(err, errlen, "%s: io_uring_queue_init: %s", path, strerror(-rc));
+		errmsg_set(err, errlen, "%s: io_uring_queue_init: %s", path, strerror(-rc));
 		free(w->buf);
 		free(w->u);
 		w->buf = NULL;
@@ -477,13 +465,13 @@ int cap_uring_create(struct cap_uwriter *w, const char *path, enum feed_format f
 	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
 		rc = -errno;
-		cap_msg(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: cannot create: %s", path, strerror(errno));
 		goto fail;
 	}
 	cap_header_fill(&w->hdr, format, source, 0, 0);
 	rc = ur_sync_op(w, UR_HDR);
 	if (rc) {
-		cap_msg(err, errlen, "%s: cannot write the header: %s", path, strerror(-rc));
+		errmsg_set(err, errlen, "%s: cannot write the header: %s", path, strerror(-rc));
 		goto fail;
 	}
 	return 0;
@@ -557,7 +545,7 @@ int cap_uring_finish(struct cap_uwriter *w, char *err, size_t errlen)
 {
 	int rc = 0;
 	if (!w->u) {
-		cap_msg(err, errlen, "%s: capture is not open", w->path);
+		errmsg_set(err, errlen, "%s: capture is not open", w->path);
 		return -EIO;
 	}
 	while (!w->error && (w->written < w->tail || w->u->inflight)) {
@@ -566,7 +554,7 @@ int cap_uring_finish(struct cap_uwriter *w, char *err, size_t errlen)
 	}
 	if (w->error) {
 		rc = w->error;
-		cap_msg(err, errlen, "%s: write failed after %llu of %llu record bytes: %s", w->path,
+		errmsg_set(err, errlen, "%s: write failed after %llu of %llu record bytes: %s", w->path,
 			(unsigned long long)w->written, (unsigned long long)w->tail, strerror(-rc));
 		goto out;
 	}
@@ -574,17 +562,17 @@ int cap_uring_finish(struct cap_uwriter *w, char *err, size_t errlen)
 	w->hdr.record_count = w->count;
 	rc = ur_sync_op(w, UR_HDR);
 	if (rc) {
-		cap_msg(err, errlen, "%s: cannot rewrite the header: %s", w->path, strerror(-rc));
+		errmsg_set(err, errlen, "%s: cannot rewrite the header: %s", w->path, strerror(-rc));
 		goto out;
 	}
 	rc = ur_sync_op(w, UR_SYNC);
 	if (rc)
-		cap_msg(err, errlen, "%s: fsync: %s", w->path, strerror(-rc));
+		errmsg_set(err, errlen, "%s: fsync: %s", w->path, strerror(-rc));
 out:
 	io_uring_queue_exit(&w->u->ring);
 	if (close(w->fd) && !rc) {
 		rc = -errno;
-		cap_msg(err, errlen, "%s: cannot close: %s", w->path, strerror(errno));
+		errmsg_set(err, errlen, "%s: cannot close: %s", w->path, strerror(errno));
 	}
 	free(w->buf);
 	free(w->u);

@@ -357,27 +357,10 @@ static void book_drop(struct cb_state *st, uint32_t idx)
 
 /* ---- events ---- */
 
-static struct msg_md *md_add(struct md_out *out, uint32_t symbol_id, uint8_t kind, uint64_t recv_ns)
-{
-	struct msg_md *e = &out->ev[out->n++];
-	e->hdr.symbol_id = symbol_id;
-	e->hdr.type = MSG_MD;
-	e->hdr.flags = 0;
-	e->kind = kind;
-	e->aggressor = 0;
-	e->format = FEED_COINBASE;
-	e->flags = 0;
-	e->bid_px = e->bid_qty = e->ask_px = e->ask_qty = 0;
-	e->trade_px = e->trade_qty = 0;
-	e->recv_ns = recv_ns;
-	e->venue_seq = 0;
-	return e;
-}
-
 static void md_top(struct md_out *out, const struct cb_product *p, const struct cb_topv *t, uint32_t flags,
 		   uint64_t recv_ns)
 {
-	struct msg_md *e = md_add(out, p->symbol_id, MD_TOP, recv_ns);
+	struct msg_md *e = md_out_add(out, FEED_COINBASE, p->symbol_id, MD_TOP, recv_ns);
 	e->flags = flags;
 	e->bid_px = t->bid_px;
 	e->bid_qty = t->bid_qty;
@@ -660,7 +643,7 @@ static enum decode_reason do_trade(struct cb_state *st, const struct decoder_env
 		p->trade_seq[p->trade_pos] = seq;
 		p->trade_pos = (uint8_t)((p->trade_pos + 1) % COINBASE_TRADE_SEQ_KEEP);
 	}
-	struct msg_md *e = md_add(out, p->symbol_id, MD_TRADE, recv_ns);
+	struct msg_md *e = md_out_add(out, FEED_COINBASE, p->symbol_id, MD_TRADE, recv_ns);
 	e->aggressor = aggressor;
 	e->flags = flags;
 	e->trade_px = px;

@@ -109,21 +109,8 @@ enum decode_reason csvq_decode(void *state, const struct decoder_env *env, const
 		st->n_symbols++;
 	}
 
-	struct msg_md *ev = &out->ev[out->n++];
-	ev->hdr.symbol_id = id;
-	ev->hdr.type = MSG_MD;
-	ev->hdr.flags = 0;
-	ev->kind = MD_QUOTE;
-	ev->aggressor = 0;
-	ev->format = FEED_CSV_QUOTES;
-	ev->flags = 0;
+	struct msg_md *ev = md_out_add(out, FEED_CSV_QUOTES, id, MD_QUOTE, recv_ns);
 	ev->bid_px = bid;
-	ev->bid_qty = 0;
 	ev->ask_px = ask;
-	ev->ask_qty = 0;
-	ev->trade_px = 0;
-	ev->trade_qty = 0;
-	ev->recv_ns = recv_ns;
-	ev->venue_seq = 0;
 	return DEC_OK;
 }

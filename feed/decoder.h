@@ -64,6 +64,28 @@ struct md_out {
 	struct msg_md ev[MD_MAX_PER_RECORD];
 };
 
+/* Appends an event to out (the caller has checked there is room): kind,
+ * symbol and format set, every price, quantity, flag and venue_seq zero, for
+ * the decoder to fill in what its message carries. hdr.seq/ingress_tick/
+ * enqueue_tick are left to the caller, as above. */
+static inline struct msg_md *md_out_add(struct md_out *out, enum feed_format format, uint32_t symbol_id,
+					uint8_t kind, uint64_t recv_ns)
+{
+	struct msg_md *e = &out->ev[out->n++];
+	e->hdr.symbol_id = symbol_id;
+	e->hdr.type = MSG_MD;
+	e->hdr.flags = 0;
+	e->kind = kind;
+	e->aggressor = 0;
+	e->format = (uint16_t)format;
+	e->flags = 0;
+	e->bid_px = e->bid_qty = e->ask_px = e->ask_qty = 0;
+	e->trade_px = e->trade_qty = 0;
+	e->recv_ns = recv_ns;
+	e->venue_seq = 0;
+	return e;
+}
+
 /* Each format provides (prefix itch_, coinbase_, binance_, csvq_, iex_, oanda_):
  *
  *   size_t X_state_bytes(const struct decoder_limits *lim);

@@ -152,23 +152,6 @@ static enum decode_reason symbol_id(struct iex_state *st, const struct decoder_e
 	return DEC_OK;
 }
 
-static struct msg_md *md_add(struct md_out *out, uint32_t symbol_id, uint8_t kind, uint64_t recv_ns)
-{
-	struct msg_md *e = &out->ev[out->n++];
-	e->hdr.symbol_id = symbol_id;
-	e->hdr.type = MSG_MD;
-	e->hdr.flags = 0;
-	e->kind = kind;
-	e->aggressor = 0;
-	e->format = FEED_IEX_TOPS;
-	e->flags = 0;
-	e->bid_px = e->bid_qty = e->ask_px = e->ask_qty = 0;
-	e->trade_px = e->trade_qty = 0;
-	e->recv_ns = recv_ns;
-	e->venue_seq = 0;
-	return e;
-}
-
 static enum decode_reason on_quote(struct iex_state *st, const struct decoder_env *env, const uint8_t *rec,
 				   uint64_t recv_ns, struct md_out *out)
 {
@@ -189,7 +172,7 @@ static enum decode_reason on_quote(struct iex_state *st, const struct decoder_en
 	enum decode_reason why = symbol_id(st, env, rec + 10, n, &id);
 	if (why)
 		return why;
-	struct msg_md *e = md_add(out, id, MD_QUOTE, recv_ns);
+	struct msg_md *e = md_out_add(out, FEED_IEX_TOPS, id, MD_QUOTE, recv_ns);
 	e->bid_px = bp;
 	e->bid_qty = bq;
 	e->ask_px = ap;
@@ -213,7 +196,7 @@ static enum decode_reason on_trade(struct iex_state *st, const struct decoder_en
 	enum decode_reason why = symbol_id(st, env, rec + 10, n, &id);
 	if (why)
 		return why;
-	struct msg_md *e = md_add(out, id, MD_TRADE, recv_ns);
+	struct msg_md *e = md_out_add(out, FEED_IEX_TOPS, id, MD_TRADE, recv_ns);
 	e->trade_px = px;
 	e->trade_qty = q;
 	e->venue_seq = rd64(rec + 30);

@@ -7,24 +7,13 @@
 #include <unistd.h>
 
 #include "feed/import.h"
+#include "rings/errmsg.h"
 
 #define NS_PER_SEC      1000000000ULL
 #define NS_PER_DAY      (86400ULL * NS_PER_SEC)
 #define ITCH_TS_OFF     5u       /* 6-byte big-endian ns since midnight */
 #define ITCH_TS_END     11u
 #define PARTIAL_SUFFIX  ".partial"
-
-static void imp_msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void imp_msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static inline bool is_digit(char c)
 {
@@ -262,7 +251,7 @@ static int put(struct imp *m, uint64_t recv_ns, const void *data, uint32_t len)
 	errno = 0;
 	if (cap_write(&m->w, recv_ns, m->o->source_id, data, len)) {
 		int e = errno ? errno : EIO;
-		imp_msg(m->err, m->errlen, "%s: cannot write: %s", m->w.path, strerror(e));
+		errmsg_set(m->err, m->errlen, "%s: cannot write: %s", m->w.path, strerror(e));
 		return -e;
 	}
 	m->st->records++;
@@ -277,7 +266,7 @@ static int next_line(struct imp *m, const char **s, size_t *n)
 	if (k < 0) {
 		if (ferror(m->in)) {
 			int e = errno ? errno : EIO;
-			imp_msg(m->err, m->errlen, "%s: read error after line %" PRIu64 ": %s", m->o->in_path,
+			errmsg_set(m->err, m->errlen, "%s: read error after line %" PRIu64 ": %s", m->o->in_path,
 				m->st->lines, strerror(e));
 			return -e;
 		}
@@ -415,7 +404,7 @@ static int import_csv(struct imp *m)
 		if (len > m->rec_cap) {
 			char *p = realloc(m->rec, len);
 			if (!p) {
-				imp_msg(m->err, m->errlen, "%s:%" PRIu64 ": out of memory", m->o->in_path, ln);
+				errmsg_set(m->err, m->errlen, "%s:%" PRIu64 ": out of memory", m->o->in_path, ln);
 				return -ENOMEM;
 			}
 			m->rec = p;
@@ -439,7 +428,7 @@ static int import_itch(struct imp *m)
 	int rc = 0;
 
 	if (!msg) {
-		imp_msg(m->err, m->errlen, "%s: out of memory", m->o->in_path);
+		errmsg_set(m->err, m->errlen, "%s: out of memory", m->o->in_path);
 		return -ENOMEM;
 	}
 	for (;;) {
@@ -485,7 +474,7 @@ static int import_itch(struct imp *m)
 	return rc;
 read_error:
 	rc = errno ? -errno : -EIO;
-	imp_msg(m->err, m->errlen, "%s: read error at byte offset %" PRIu64 ": %s", m->o->in_path, off,
+	errmsg_set(m->err, m->errlen, "%s: read error at byte offset %" PRIu64 ": %s", m->o->in_path, off,
 		strerror(-rc));
 	free(msg);
 	return rc;
@@ -524,7 +513,7 @@ static int64_t tp_sequence(struct imp *m, uint64_t packet, const struct iex_tp_s
 	bool fresh;
 	struct tp_session *e = tp_session(m, s, &fresh);
 	if (!e) {
-		imp_msg(m->err, m->errlen, "%s: packet %" PRIu64 ": out of memory", m->o->in_path, packet);
+		errmsg_set(m->err, m->errlen, "%s: packet %" PRIu64 ": out of memory", m->o->in_path, packet);
 		return -ENOMEM;
 	}
 	uint64_t end = s->first_seq + s->count, dup = 0;
@@ -630,12 +619,12 @@ static int check_opts(const struct import_opts *o, char *err, size_t errlen)
 	switch (o->format) {
 	case FEED_ITCH50:
 		if (!o->have_day) {
-			imp_msg(err, errlen, "itch50: --date YYYY-MM-DD is required (ITCH timestamps count "
+			errmsg_set(err, errlen, "itch50: --date YYYY-MM-DD is required (ITCH timestamps count "
 				"nanoseconds from the trading day's midnight)");
 			return -EINVAL;
 		}
 		if (o->utc_offset_ns > (int64_t)o->day_unix_ns) {
-			imp_msg(err, errlen, "itch50: --utc-offset puts midnight before 1970-01-01");
+			errmsg_set(err, errlen, "itch50: --utc-offset puts midnight before 1970-01-01");
 			return -EINVAL;
 		}
 		return 0;
@@ -644,24 +633,24 @@ static int check_opts(const struct import_opts *o, char *err, size_t errlen)
 		return 0;
 	case FEED_IEX_TOPS:
 		if (!o->pcap) {
-			imp_msg(err, errlen, "iex-tops: comes in pcap files: tickpipe import pcap FILE --format iex-tops");
+			errmsg_set(err, errlen, "iex-tops: comes in pcap files: tickpipe import pcap FILE --format iex-tops");
 			return -EINVAL;
 		}
 		return 0;
 	case FEED_CSV_QUOTES:
 		if (!o->symbol || !o->symbol[0]) {
-			imp_msg(err, errlen, "csv-quotes: --symbol is required (it is prepended to every line, "
+			errmsg_set(err, errlen, "csv-quotes: --symbol is required (it is prepended to every line, "
 				"e.g. --symbol USD/JPY)");
 			return -EINVAL;
 		}
 		if (strlen(o->symbol) >= IMPORT_SYMBOL_MAX || strpbrk(o->symbol, ",\r\n")) {
-			imp_msg(err, errlen, "csv-quotes: --symbol \"%s\": expected 1..%d characters without ',' or "
+			errmsg_set(err, errlen, "csv-quotes: --symbol \"%s\": expected 1..%d characters without ',' or "
 				"line breaks", o->symbol, IMPORT_SYMBOL_MAX - 1);
 			return -EINVAL;
 		}
 		return 0;
 	default:
-		imp_msg(err, errlen, "format %u: expected itch50, coinbase, binance, csv-quotes or iex-tops",
+		errmsg_set(err, errlen, "format %u: expected itch50, coinbase, binance, csv-quotes or iex-tops",
 			(unsigned)o->format);
 		return -EINVAL;
 	}
@@ -678,12 +667,12 @@ int import_run(const struct import_opts *o, struct import_stats *st, char *err, 
 	if ((rc = check_opts(o, err, errlen)))
 		return rc;
 	if (o->pcap && o->format != FEED_IEX_TOPS) {
-		imp_msg(err, errlen, "pcap: --format %s: expected iex-tops (the one format read from pcap files)",
+		errmsg_set(err, errlen, "pcap: --format %s: expected iex-tops (the one format read from pcap files)",
 			feed_format_name(o->format));
 		return -EINVAL;
 	}
 	if (snprintf(tmp, sizeof(tmp), "%s" PARTIAL_SUFFIX, o->out_path) >= (int)sizeof(tmp)) {
-		imp_msg(err, errlen, "%s: path longer than %zu bytes", o->out_path, sizeof(tmp) - sizeof(PARTIAL_SUFFIX));
+		errmsg_set(err, errlen, "%s: path longer than %zu bytes", o->out_path, sizeof(tmp) - sizeof(PARTIAL_SUFFIX));
 		return -ENAMETOOLONG;
 	}
 	if (o->pcap) {
@@ -691,7 +680,7 @@ int import_run(const struct import_opts *o, struct import_stats *st, char *err, 
 			return rc;
 	} else if (!(m.in = fopen(o->in_path, "rbe"))) {
 		rc = -errno;
-		imp_msg(err, errlen, "%s: cannot open: %s", o->in_path, strerror(errno));
+		errmsg_set(err, errlen, "%s: cannot open: %s", o->in_path, strerror(errno));
 		return rc;
 	}
 	const char *base = strrchr(o->in_path, '/');
@@ -713,7 +702,7 @@ int import_run(const struct import_opts *o, struct import_stats *st, char *err, 
 		goto fail;
 	if (rename(tmp, o->out_path)) {
 		rc = -errno;
-		imp_msg(err, errlen, "%s: cannot rename %s to it: %s", o->out_path, tmp, strerror(errno));
+		errmsg_set(err, errlen, "%s: cannot rename %s to it: %s", o->out_path, tmp, strerror(errno));
 		goto fail;
 	}
 	created = false;

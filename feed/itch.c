@@ -426,33 +426,10 @@ ITCH_HOT enum decode_reason ord_place(struct itch_state *st, struct itch_order *
 
 /* ---- events ------------------------------------------------------------ */
 
-/* Fills everything of the next event but hdr.seq/ingress_tick/enqueue_tick
- * (the caller's). */
-ITCH_HOT struct msg_md *ev_next(struct md_out *out, uint32_t symbol_id, uint8_t kind, uint64_t recv_ns)
-{
-	struct msg_md *e = &out->ev[out->n++];
-	e->hdr.symbol_id = symbol_id;
-	e->hdr.type = MSG_MD;
-	e->hdr.flags = 0;
-	e->kind = kind;
-	e->aggressor = 0;
-	e->format = FEED_ITCH50;
-	e->flags = 0;
-	e->bid_px = 0;
-	e->bid_qty = 0;
-	e->ask_px = 0;
-	e->ask_qty = 0;
-	e->trade_px = 0;
-	e->trade_qty = 0;
-	e->recv_ns = recv_ns;
-	e->venue_seq = 0;
-	return e;
-}
-
 ITCH_HOT void ev_trade(struct md_out *out, uint32_t symbol_id, uint64_t recv_ns, uint32_t px,
 			    uint64_t qty, uint8_t aggressor)
 {
-	struct msg_md *e = ev_next(out, symbol_id, MD_TRADE, recv_ns);
+	struct msg_md *e = md_out_add(out, FEED_ITCH50, symbol_id, MD_TRADE, recv_ns);
 	e->aggressor = aggressor;
 	e->trade_px = px;
 	e->trade_qty = (qty_t)qty;
@@ -473,7 +450,7 @@ ITCH_HOT void top_check(const struct itch_side *s, uint64_t recv_ns, struct md_o
 		return;
 	b->top_px[s->side] = px;
 	b->top_qty[s->side] = qty;
-	struct msg_md *e = ev_next(out, b->symbol_id, MD_TOP, recv_ns);
+	struct msg_md *e = md_out_add(out, FEED_ITCH50, b->symbol_id, MD_TOP, recv_ns);
 	e->bid_px = b->top_px[ITCH_SIDE_BID];
 	e->bid_qty = (qty_t)b->top_qty[ITCH_SIDE_BID];
 	e->ask_px = b->top_px[ITCH_SIDE_ASK];

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "feed/mold.h"
 #include "monitor/tsc.h"
+#include "rings/errmsg.h"
 
 #define MOLD_BGID       7u                          /* provided-buffer group of the multishot request */
 #define MOLD_CTRL_BYTES CMSG_SPACE(sizeof(struct timespec))
@@ -61,19 +61,6 @@ struct mold_rx_ring {
 	struct mold_slot *slots;
 };
 
-static int rx_fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int rx_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 int mold_session_pad(const char *name, char out[MOLD_SESSION_LEN])
 {
 	size_t n = strlen(name);
@@ -85,13 +72,6 @@ int mold_session_pad(const char *name, char out[MOLD_SESSION_LEN])
 	memset(out, ' ', MOLD_SESSION_LEN);
 	memcpy(out, name, n);
 	return 0;
-}
-
-static uint64_t unix_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static uint64_t ts_ns(const struct cmsghdr *cm)
@@ -321,7 +301,7 @@ static bool reap(struct mold_rx *rx, struct mold_track *t, struct mold_pkt *p)
 					p->recv_ns = ts_ns(cm);
 		}
 		if (!p->recv_ns)
-			p->recv_ns = unix_ns();
+			p->recv_ns = tsc_unix_ns();
 		return true;
 	}
 }
@@ -519,26 +499,26 @@ int mold_rx_open(struct mold_rx *rx, const struct config_mold *cfg, char *err, s
 	memset(rx, 0, sizeof(*rx));
 	rx->fd = -1;
 	if (!cfg->group[0])
-		return rx_fail(err, errlen, -EINVAL, "mold: no group to receive: set mold.group (\"239.1.2.3:26477\")");
+		return errmsg_fail(err, errlen, -EINVAL, "mold: no group to receive: set mold.group (\"239.1.2.3:26477\")");
 	if (config_parse_listen(cfg->group, host, sizeof(host), &port) || inet_pton(AF_INET, host, &group) != 1)
-		return rx_fail(err, errlen, -EINVAL, "mold: group \"%s\": expected an IPv4 address and a port, "
+		return errmsg_fail(err, errlen, -EINVAL, "mold: group \"%s\": expected an IPv4 address and a port, "
 			       "like \"239.1.2.3:26477\"", cfg->group);
 	if (cfg->interface[0] && inet_pton(AF_INET, cfg->interface, &iface) != 1)
-		return rx_fail(err, errlen, -EINVAL, "mold: interface \"%s\": expected an IPv4 address", cfg->interface);
+		return errmsg_fail(err, errlen, -EINVAL, "mold: interface \"%s\": expected an IPv4 address", cfg->interface);
 	if (cfg->session[0]) {
 		if (mold_session_pad(cfg->session, rx->filter))
-			return rx_fail(err, errlen, -EINVAL, "mold: session \"%s\": expected 1..10 visible characters",
+			return errmsg_fail(err, errlen, -EINVAL, "mold: session \"%s\": expected 1..10 visible characters",
 				       cfg->session);
 		rx->filtered = true;
 	}
 	rx->multicast = IN_MULTICAST(ntohl(group.s_addr));
 	uint32_t nbufs = cfg->recv_batch ? cfg->recv_batch : 256;
 	if (nbufs & (nbufs - 1) || nbufs > 32768)
-		return rx_fail(err, errlen, -EINVAL, "mold: recv_batch %u: expected a power of two up to 32768", nbufs);
+		return errmsg_fail(err, errlen, -EINVAL, "mold: recv_batch %u: expected a power of two up to 32768", nbufs);
 
 	rx->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (rx->fd < 0) {
-		rc = rx_fail(err, errlen, -errno, "mold: socket: %s", strerror(errno));
+		rc = errmsg_fail(err, errlen, -errno, "mold: socket: %s", strerror(errno));
 		goto fail;
 	}
 	setsockopt(rx->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));   /* several receivers of one group */
@@ -552,13 +532,13 @@ int mold_rx_open(struct mold_rx *rx, const struct config_mold *cfg, char *err, s
 			cfg->group, strerror(errno));
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr = group };
 	if (bind(rx->fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		rc = rx_fail(err, errlen, -errno, "mold: bind %s: %s", cfg->group, strerror(errno));
+		rc = errmsg_fail(err, errlen, -errno, "mold: bind %s: %s", cfg->group, strerror(errno));
 		goto fail;
 	}
 	if (rx->multicast) {
 		struct ip_mreq mr = { .imr_multiaddr = group, .imr_interface = iface };
 		if (setsockopt(rx->fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr))) {
-			rc = rx_fail(err, errlen, -errno, "mold: join %s on %s: %s%s", host,
+			rc = errmsg_fail(err, errlen, -errno, "mold: join %s on %s: %s%s", host,
 				     cfg->interface[0] ? cfg->interface : "the default interface", strerror(errno),
 				     errno == ENODEV ? " (no multicast route: name an interface with mold.interface)" : "");
 			goto fail;
@@ -567,7 +547,7 @@ int mold_rx_open(struct mold_rx *rx, const struct config_mold *cfg, char *err, s
 
 	r = calloc(1, sizeof(*r));
 	if (!r) {
-		rc = rx_fail(err, errlen, -ENOMEM, "mold: out of memory");
+		rc = errmsg_fail(err, errlen, -ENOMEM, "mold: out of memory");
 		goto fail;
 	}
 	rx->r = r;
@@ -575,7 +555,7 @@ int mold_rx_open(struct mold_rx *rx, const struct config_mold *cfg, char *err, s
 	r->ring.ring_fd = -1;
 	r->bufs = aligned_alloc(4096, (size_t)nbufs * MOLD_BUF_BYTES);
 	if (!r->bufs) {
-		rc = rx_fail(err, errlen, -ENOMEM, "mold: out of memory for %u receive buffers", nbufs);
+		rc = errmsg_fail(err, errlen, -ENOMEM, "mold: out of memory for %u receive buffers", nbufs);
 		goto fail;
 	}
 	memset(r->bufs, 0, (size_t)nbufs * MOLD_BUF_BYTES);   /* touched now, not on the first packets */
@@ -583,7 +563,7 @@ int mold_rx_open(struct mold_rx *rx, const struct config_mold *cfg, char *err, s
 	rc = io_uring_queue_init_params(nbufs, &r->ring, &p);
 	if (rc < 0) {
 		r->ring.ring_fd = -1;
-		rc = rx_fail(err, errlen, rc, "mold: io_uring_queue_init: %s", strerror(-rc));
+		rc = errmsg_fail(err, errlen, rc, "mold: io_uring_queue_init: %s", strerror(-rc));
 		goto fail;
 	}
 	const char *mode = "multishot";
@@ -591,7 +571,7 @@ int mold_rx_open(struct mold_rx *rx, const struct config_mold *cfg, char *err, s
 	if (cfg->recv_mode != CONFIG_MOLD_RECV_BATCH) {
 		rc = setup_multishot(rx);
 		if (rc && cfg->recv_mode == CONFIG_MOLD_RECV_MULTISHOT) {
-			rc = rx_fail(err, errlen, rc, "mold: multishot receive with provided buffers: %s "
+			rc = errmsg_fail(err, errlen, rc, "mold: multishot receive with provided buffers: %s "
 				     "(recv_mode \"auto\" falls back to batched receives)", strerror(-rc));
 			goto fail;
 		}
@@ -604,13 +584,13 @@ int mold_rx_open(struct mold_rx *rx, const struct config_mold *cfg, char *err, s
 		mode = "batch";
 		rc = setup_batch(rx);
 		if (rc) {
-			rc = rx_fail(err, errlen, rc, "mold: batched receives: %s", strerror(-rc));
+			rc = errmsg_fail(err, errlen, rc, "mold: batched receives: %s", strerror(-rc));
 			goto fail;
 		}
 	}
 	rc = io_uring_submit(&r->ring);
 	if (rc < 0) {
-		rc = rx_fail(err, errlen, rc, "mold: io_uring_submit: %s", strerror(-rc));
+		rc = errmsg_fail(err, errlen, rc, "mold: io_uring_submit: %s", strerror(-rc));
 		goto fail;
 	}
 	rx->last_packet_ns = tsc_mono_ns();

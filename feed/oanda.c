@@ -178,22 +178,11 @@ static enum decode_reason do_price(struct oanda_state *st, const struct decoder_
 		st->stats.non_tradeable++;
 	st->stats.prices++;
 
-	struct msg_md *ev = &out->ev[out->n++];
-	ev->hdr.symbol_id = id;
-	ev->hdr.type = MSG_MD;
-	ev->hdr.flags = 0;
-	ev->kind = MD_QUOTE;
-	ev->aggressor = 0;
-	ev->format = FEED_OANDA;
-	ev->flags = 0;
+	struct msg_md *ev = md_out_add(out, FEED_OANDA, id, MD_QUOTE, recv_ns);
 	ev->bid_px = bp;
 	ev->bid_qty = bq;
 	ev->ask_px = ap;
 	ev->ask_qty = aq;
-	ev->trade_px = 0;
-	ev->trade_qty = 0;
-	ev->recv_ns = recv_ns;
-	ev->venue_seq = 0;
 	return DEC_OK;
 }
 

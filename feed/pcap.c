@@ -1,13 +1,13 @@
 /* pcap.c - UDP datagrams out of a pcap or pcapng file (libpcap): Ethernet, VLAN, IPv4, UDP */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <pcap/pcap.h>
 
 #include "feed/pcap.h"
+#include "rings/errmsg.h"
 
 #define ETH_HDR_LEN     14u
 #define SLL_HDR_LEN     16u
@@ -38,18 +38,6 @@ const char *const pcap_udp_skip_text[PCAP_UDP_SKIP_MAX] = {
 	[PCAP_UDP_BAD_UDP] = "UDP length below 8 or past the end of the IPv4 packet",
 	[PCAP_UDP_SNAPPED] = "packet cut by the capture's snap length before its UDP payload ends",
 };
-
-static void pu_msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void pu_msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static inline uint16_t be16(const uint8_t *p)
 {
@@ -169,13 +157,13 @@ int pcap_udp_open(struct pcap_udp_reader *r, const char *path, char *err, size_t
 
 	memset(r, 0, sizeof(*r));
 	if (strlen(path) >= sizeof(r->path)) {
-		pu_msg(err, errlen, "%s: path longer than %zu bytes", path, sizeof(r->path) - 1);
+		errmsg_set(err, errlen, "%s: path longer than %zu bytes", path, sizeof(r->path) - 1);
 		return -ENAMETOOLONG;
 	}
 	FILE *f = fopen(path, "rbe");
 	if (!f) {
 		int e = errno;
-		pu_msg(err, errlen, "%s: cannot open: %s", path, strerror(e));
+		errmsg_set(err, errlen, "%s: cannot open: %s", path, strerror(e));
 		return -e;
 	}
 	pcap_t *pc = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, ebuf);
@@ -184,12 +172,12 @@ int pcap_udp_open(struct pcap_udp_reader *r, const char *path, char *err, size_t
 		rewind(f);
 		size_t got = fread(magic, 1, sizeof(magic), f);
 		if (got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b)
-			pu_msg(err, errlen, "%s: gzip-compressed: decompress it first (gzip -dc %s > FILE.pcap)", path,
+			errmsg_set(err, errlen, "%s: gzip-compressed: decompress it first (gzip -dc %s > FILE.pcap)", path,
 			       path);
 		else if (got == 0 && !ferror(f))
-			pu_msg(err, errlen, "%s: empty file: expected a pcap or pcapng capture", path);
+			errmsg_set(err, errlen, "%s: empty file: expected a pcap or pcapng capture", path);
 		else
-			pu_msg(err, errlen, "%s: not a pcap or pcapng capture libpcap reads: %s", path, ebuf);
+			errmsg_set(err, errlen, "%s: not a pcap or pcapng capture libpcap reads: %s", path, ebuf);
 		fclose(f);          /* libpcap leaves it open when it fails */
 		return -EPROTO;
 	}
@@ -197,7 +185,7 @@ int pcap_udp_open(struct pcap_udp_reader *r, const char *path, char *err, size_t
 	r->linktype = link_of(dlt);
 	if (r->linktype < 0) {
 		const char *name = pcap_datalink_val_to_name(dlt);
-		pu_msg(err, errlen, "%s: link type %d (%s): expected Ethernet, raw IP or Linux cooked (SLL)", path, dlt,
+		errmsg_set(err, errlen, "%s: link type %d (%s): expected Ethernet, raw IP or Linux cooked (SLL)", path, dlt,
 		       name ? name : "unknown");
 		pcap_close(pc);     /* closes f */
 		return -ENOTSUP;
@@ -215,7 +203,7 @@ int pcap_udp_next(struct pcap_udp_reader *r, struct pcap_udp_pkt *p, char *err, 
 	if (rc == PCAP_ERROR_BREAK)
 		return 0;           /* end of the file */
 	if (rc != 1) {
-		pu_msg(err, errlen, "%s: truncated or corrupt after packet %" PRIu64 " (libpcap: %s)", r->path, r->packets,
+		errmsg_set(err, errlen, "%s: truncated or corrupt after packet %" PRIu64 " (libpcap: %s)", r->path, r->packets,
 		       rc == PCAP_ERROR ? pcap_geterr(r->pcap) : "unexpected result");
 		return -EPROTO;
 	}

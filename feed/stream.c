@@ -1,7 +1,6 @@
 /* stream.c - HTTP streaming over libcurl multi: lines into a queue, stale detection, reconnect with backoff */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 
 #include "feed/stream.h"
 #include "monitor/tsc.h"
+#include "rings/errmsg.h"
 
 #define TOKEN_MAX   4096
 #define QREC_BYTES  24u
@@ -38,26 +38,6 @@ struct qrec {
 };
 
 _Static_assert(sizeof(struct qrec) == QREC_BYTES, "qrec is 24 bytes");
-
-static int sx_fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int sx_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
-static uint64_t unix_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static inline uint64_t pad8(uint64_t n)
 {
@@ -199,7 +179,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 		rx->count[STREAM_R_PAUSES]++;
 		return CURL_WRITEFUNC_PAUSE;
 	}
-	uint64_t mono = tsc_mono_ns(), recv_ns = unix_ns(), tick = tsc_now();
+	uint64_t mono = tsc_mono_ns(), recv_ns = tsc_unix_ns(), tick = tsc_now();
 	while (p < end) {
 		const uint8_t *nlp = memchr(p, '\n', (size_t)(end - p));
 		const uint8_t *stop = nlp ? nlp : end;
@@ -393,12 +373,12 @@ static int read_token(const struct config_stream *cfg, char *tok, size_t n, char
 	if (cfg->token_file[0]) {
 		int fd = open(cfg->token_file, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
-			return sx_fail(err, errlen, -errno, "stream: token_file %s: %s", cfg->token_file, strerror(errno));
+			return errmsg_fail(err, errlen, -errno, "stream: token_file %s: %s", cfg->token_file, strerror(errno));
 		ssize_t r = read(fd, tok, n - 1);
 		int e = errno;
 		close(fd);
 		if (r < 0)
-			return sx_fail(err, errlen, -e, "stream: token_file %s: %s", cfg->token_file, strerror(e));
+			return errmsg_fail(err, errlen, -e, "stream: token_file %s: %s", cfg->token_file, strerror(e));
 		tok[r] = '\0';
 		tok[strcspn(tok, "\r\n")] = '\0';
 	} else {
@@ -413,10 +393,10 @@ static int read_token(const struct config_stream *cfg, char *tok, size_t n, char
 	tok[len - a] = '\0';
 	for (const char *p = tok; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return sx_fail(err, errlen, -EINVAL, "stream: the bearer token (%s) has a control character",
+			return errmsg_fail(err, errlen, -EINVAL, "stream: the bearer token (%s) has a control character",
 				       cfg->token_file[0] ? cfg->token_file : "OANDA_TOKEN");
 	if (cfg->token_file[0] && !tok[0])
-		return sx_fail(err, errlen, -EINVAL, "stream: token_file %s is empty", cfg->token_file);
+		return errmsg_fail(err, errlen, -EINVAL, "stream: token_file %s is empty", cfg->token_file);
 	return 0;
 }
 
@@ -437,12 +417,12 @@ int stream_rx_open(struct stream_rx *rx, const struct config_stream *cfg, uint32
 
 	memset(rx, 0, sizeof(*rx));
 	if (!cfg->url[0])
-		return sx_fail(err, errlen, -EINVAL, "stream: no URL to stream: set stream.url");
+		return errmsg_fail(err, errlen, -EINVAL, "stream: no URL to stream: set stream.url");
 	if (strlen(cfg->url) >= sizeof(rx->url) || strlen(cfg->ca_file) >= sizeof(rx->ca_file))
-		return sx_fail(err, errlen, -ENAMETOOLONG, "stream: url or ca_file too long");
+		return errmsg_fail(err, errlen, -ENAMETOOLONG, "stream: url or ca_file too long");
 	if (!curl_ready) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return sx_fail(err, errlen, -ENOMEM, "stream: curl_global_init failed");
+			return errmsg_fail(err, errlen, -ENOMEM, "stream: curl_global_init failed");
 		curl_ready = true;
 	}
 	snprintf(rx->url, sizeof(rx->url), "%s", cfg->url);
@@ -467,7 +447,7 @@ int stream_rx_open(struct stream_rx *rx, const struct config_stream *cfg, uint32
 	rx->q = aligned_alloc(64, rx->q_cap);
 	rx->multi = curl_multi_init();
 	if (!tok || !hdr || !rx->line || !rx->q || !rx->multi) {
-		rc = sx_fail(err, errlen, -ENOMEM, "stream: out of memory");
+		rc = errmsg_fail(err, errlen, -ENOMEM, "stream: out of memory");
 		goto fail;
 	}
 	rc = read_token(cfg, tok, TOKEN_MAX, err, errlen);
@@ -478,14 +458,14 @@ int stream_rx_open(struct stream_rx *rx, const struct config_stream *cfg, uint32
 		snprintf(hdr, TOKEN_MAX + 64, "Authorization: Bearer %s", tok);
 		h = curl_slist_append(NULL, hdr);
 		if (!h) {
-			rc = sx_fail(err, errlen, -ENOMEM, "stream: out of memory");
+			rc = errmsg_fail(err, errlen, -ENOMEM, "stream: out of memory");
 			goto fail;
 		}
 	}
 	rx->hdrs = h;
 	h2 = curl_slist_append(h, "Accept-Datetime-Format: RFC3339");
 	if (!h2) {
-		rc = sx_fail(err, errlen, -ENOMEM, "stream: out of memory");
+		rc = errmsg_fail(err, errlen, -ENOMEM, "stream: out of memory");
 		goto fail;
 	}
 	rx->hdrs = h2;

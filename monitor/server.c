@@ -21,6 +21,7 @@
 #include "monitor/health.h"
 #include "monitor/metrics.h"
 #include "monitor/server.h"
+#include "monitor/tsc.h"
 #include "monitor/view.h"
 
 #define RENDER_FIRST   (256u << 10)   /* first size of the scrape buffer */
@@ -58,13 +59,6 @@ struct mon_server {
 	char *buf;
 	size_t cap;
 };
-
-static uint64_t unix_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- HTTP ---- */
 
@@ -229,13 +223,6 @@ out:
  * the rest of the request itself.
  */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static bool is_tchar(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -298,7 +285,7 @@ static void *gate_main(void *arg)
 	struct mon_server *s = arg;
 	struct pollfd pf[2 + GATE_PENDING];
 	for (;;) {
-		uint64_t now = mono_ns();
+		uint64_t now = tsc_mono_ns();
 		int timeout_ms = -1;
 		for (int i = s->n_pend - 1; i >= 0; i--) {
 			if (s->pend[i].deadline_ns <= now) {
@@ -340,7 +327,7 @@ static void *gate_main(void *arg)
 					SOCK_NONBLOCK | SOCK_CLOEXEC);
 			if (g->fd < 0)
 				break;   /* EAGAIN, or the client left already */
-			g->deadline_ns = mono_ns() + MON_GATE_WAIT_MS * 1000000ULL;
+			g->deadline_ns = tsc_mono_ns() + MON_GATE_WAIT_MS * 1000000ULL;
 			s->n_pend++;
 		}
 	}
@@ -478,7 +465,7 @@ fail:
 
 int mon_server_sample(struct mon_server *s)
 {
-	return mon_alerts_eval(s->alerts, &s->view, unix_ns());
+	return mon_alerts_eval(s->alerts, &s->view, tsc_unix_ns());
 }
 
 uint16_t mon_server_port(const struct mon_server *s)

@@ -41,6 +41,15 @@ static inline uint64_t tsc_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Wall-clock time, ns since the Unix epoch (CLOCK_REALTIME, vDSO: no system
+ * call): for receive stamps and reports, never for measuring intervals. */
+static inline uint64_t tsc_unix_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 /* Current time in ticks. */
 static inline uint64_t tsc_now(void)
 {

@@ -17,8 +17,6 @@ void bench_monitor_usage(FILE *f);
 
 /* Shared by the benchmarks (bench.c). */
 
-/* Parses a decimal count in [lo, hi]. Returns 0, or -EINVAL (*out untouched). */
-int bench_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 /* qsort comparator for doubles, ascending. */
 int bench_cmp_double(const void *a, const void *b);
 /* Prints `s` as a JSON string on stdout. */

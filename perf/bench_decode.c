@@ -47,6 +47,7 @@
 #include "feed/itchgen.h"
 #include "feed/market.h"
 #include "perf/bench.h"
+#include "tools/cli.h"
 
 #define BENCH_EXIT_OK        0
 #define BENCH_EXIT_FAIL      1
@@ -127,34 +128,34 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			continue;
 		}
 		if (!strcmp(a, "--messages")) {
-			if (bench_parse_u64(v, 1000, UINT64_C(1) << 32, &o->messages)) {
+			if (cli_parse_u64(v, 1000, UINT64_C(1) << 32, &o->messages)) {
 				fprintf(stderr, "tickpipe-bench decode: --messages \"%s\": expected 1000 to 2^32\n",
 					v ? v : "");
 				return -EINVAL;
 			}
 		} else if (!strcmp(a, "--runs")) {
-			if (bench_parse_u64(v, 1, BENCH_RUNS_MAX, &x)) {
+			if (cli_parse_u64(v, 1, BENCH_RUNS_MAX, &x)) {
 				fprintf(stderr, "tickpipe-bench decode: --runs \"%s\": expected 1 to %u\n", v ? v : "",
 					BENCH_RUNS_MAX);
 				return -EINVAL;
 			}
 			o->runs = (uint32_t)x;
 		} else if (!strcmp(a, "--symbols")) {
-			if (bench_parse_u64(v, 1, ITCHGEN_SYMBOLS_MAX, &x)) {
+			if (cli_parse_u64(v, 1, ITCHGEN_SYMBOLS_MAX, &x)) {
 				fprintf(stderr, "tickpipe-bench decode: --symbols \"%s\": expected 1 to %u\n",
 					v ? v : "", ITCHGEN_SYMBOLS_MAX);
 				return -EINVAL;
 			}
 			o->symbols = (uint32_t)x;
 		} else if (!strcmp(a, "--live")) {
-			if (bench_parse_u64(v, 1, ITCHGEN_LIVE_MAX, &x)) {
+			if (cli_parse_u64(v, 1, ITCHGEN_LIVE_MAX, &x)) {
 				fprintf(stderr, "tickpipe-bench decode: --live \"%s\": expected 1 to %u\n", v ? v : "",
 					ITCHGEN_LIVE_MAX);
 				return -EINVAL;
 			}
 			o->live = (uint32_t)x;
 		} else if (!strcmp(a, "--seed")) {
-			if (bench_parse_u64(v, 0, UINT64_MAX, &o->seed)) {
+			if (cli_parse_u64(v, 0, UINT64_MAX, &o->seed)) {
 				fprintf(stderr, "tickpipe-bench decode: --seed \"%s\": expected an integer\n", v ? v : "");
 				return -EINVAL;
 			}
@@ -173,14 +174,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return -EINVAL;
 			}
 		} else if (!strcmp(a, "--prefetch")) {
-			if (bench_parse_u64(v, 0, BENCH_PREFETCH_MAX, &x)) {
+			if (cli_parse_u64(v, 0, BENCH_PREFETCH_MAX, &x)) {
 				fprintf(stderr, "tickpipe-bench decode: --prefetch \"%s\": expected 0 to %u\n",
 					v ? v : "", BENCH_PREFETCH_MAX);
 				return -EINVAL;
 			}
 			o->prefetch = (uint32_t)x;
 		} else if (!strcmp(a, "--cpu")) {
-			if (bench_parse_u64(v, 0, CPU_SETSIZE - 1, &x)) {
+			if (cli_parse_u64(v, 0, CPU_SETSIZE - 1, &x)) {
 				fprintf(stderr, "tickpipe-bench decode: --cpu \"%s\": expected 0 to %d\n", v ? v : "",
 					CPU_SETSIZE - 1);
 				return -EINVAL;

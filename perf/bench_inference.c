@@ -46,6 +46,7 @@
 #include "monitor/tsc.h"
 #include "perf/bench.h"
 #include "stages/model.h"
+#include "tools/cli.h"
 
 #define BENCH_EXIT_OK     0
 #define BENCH_EXIT_FAIL   1
@@ -107,7 +108,7 @@ void bench_inference_usage(FILE *f)
 static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 {
 	uint64_t v;
-	int rc = bench_parse_u64(s, lo, hi, &v);
+	int rc = cli_parse_u64(s, lo, hi, &v);
 	if (!rc)
 		*out = (uint32_t)v;
 	return rc;

@@ -26,6 +26,7 @@
 #include <curl/curl.h>
 
 #include "perf/bench.h"
+#include "tools/cli.h"
 
 #define RUNS_MAX 64
 
@@ -187,13 +188,13 @@ int bench_monitor_main(int argc, char **argv)
 			base = argv[++i];
 		else if (!strcmp(argv[i], "--capture") && more)
 			capture = argv[++i];
-		else if (!strcmp(argv[i], "--loop") && more && !bench_parse_u64(argv[i + 1], 1, 1000000, &loop))
+		else if (!strcmp(argv[i], "--loop") && more && !cli_parse_u64(argv[i + 1], 1, 1000000, &loop))
 			i++;
-		else if (!strcmp(argv[i], "--runs") && more && !bench_parse_u64(argv[i + 1], 1, RUNS_MAX, &runs))
+		else if (!strcmp(argv[i], "--runs") && more && !cli_parse_u64(argv[i + 1], 1, RUNS_MAX, &runs))
 			i++;
-		else if (!strcmp(argv[i], "--hz") && more && !bench_parse_u64(argv[i + 1], 1, 1000, &hz))
+		else if (!strcmp(argv[i], "--hz") && more && !cli_parse_u64(argv[i + 1], 1, 1000, &hz))
 			i++;
-		else if (!strcmp(argv[i], "--port") && more && !bench_parse_u64(argv[i + 1], 1, 65535, &port))
+		else if (!strcmp(argv[i], "--port") && more && !cli_parse_u64(argv[i + 1], 1, 65535, &port))
 			i++;
 		else if (!strcmp(argv[i], "--json"))
 			json = true;

@@ -57,6 +57,7 @@
 #include "rings/msg.h"
 #include "rings/ring.h"
 #include "perf/bench.h"
+#include "tools/cli.h"
 
 #define BENCH_EXIT_OK     0
 #define BENCH_EXIT_FAIL   1   /* a run-time failure (setup, or a message lost or reordered) */
@@ -669,20 +670,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			continue;
 		}
 		if (!strcmp(a, "--msgs")) {
-			if (bench_parse_u64(v, 1000, UINT64_C(1) << 40, &o->msgs)) {
+			if (cli_parse_u64(v, 1000, UINT64_C(1) << 40, &o->msgs)) {
 				fprintf(stderr, "tickpipe-bench ring: --msgs \"%s\": expected a count "
 					"from 1000 to 2^40\n", v ? v : "");
 				return -EINVAL;
 			}
 		} else if (!strcmp(a, "--runs")) {
-			if (bench_parse_u64(v, 1, BENCH_RUNS_MAX, &x)) {
+			if (cli_parse_u64(v, 1, BENCH_RUNS_MAX, &x)) {
 				fprintf(stderr, "tickpipe-bench ring: --runs \"%s\": expected 1 to %u\n",
 					v ? v : "", BENCH_RUNS_MAX);
 				return -EINVAL;
 			}
 			o->runs = (uint32_t)x;
 		} else if (!strcmp(a, "--rtt")) {
-			if (bench_parse_u64(v, 100, UINT64_C(1) << 32, &o->rtt)) {
+			if (cli_parse_u64(v, 100, UINT64_C(1) << 32, &o->rtt)) {
 				fprintf(stderr, "tickpipe-bench ring: --rtt \"%s\": expected a count "
 					"from 100 to 2^32\n", v ? v : "");
 				return -EINVAL;
@@ -696,8 +697,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			memcpy(first, v, (size_t)(comma - v));
 			first[comma - v] = 0;
-			if (bench_parse_u64(first, 0, CPU_SETSIZE - 1, &x) ||
-			    bench_parse_u64(comma + 1, 0, CPU_SETSIZE - 1, &y) || x == y)
+			if (cli_parse_u64(first, 0, CPU_SETSIZE - 1, &x) ||
+			    cli_parse_u64(comma + 1, 0, CPU_SETSIZE - 1, &y) || x == y)
 				goto bad_cpus;
 			o->cpu[0] = (int)x;
 			o->cpu[1] = (int)y;

@@ -4,7 +4,6 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,25 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rings/errmsg.h"
 #include "rings/seg.h"
 
 #define HUGETLBFS_MAGIC 0x958458f6
 #define SHM_DIR "/dev/shm"
 #define SEG_PREFIX "tickpipe-"
 #define SEG_MAX_MOUNTS 4
-
-static void fail_msg(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void fail_msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int seg_name_valid(const char *name)
 {
@@ -243,12 +230,12 @@ int seg_create(struct seg *s, const struct seg_opts *o, char *err, size_t errlen
 	s->fd = -1;
 
 	if (!seg_name_valid(o->name)) {
-		fail_msg(err, errlen, "segment name \"%s\": expected 1..%d characters of [a-z0-9_-]",
+		errmsg_set(err, errlen, "segment name \"%s\": expected 1..%d characters of [a-z0-9_-]",
 			 o->name ? o->name : "", SEG_NAME_MAX - 1);
 		return -EINVAL;
 	}
 	if (o->size < sizeof(struct seg_header)) {
-		fail_msg(err, errlen, "segment %s: size %" PRIu64 " bytes is smaller than its header (%zu bytes)",
+		errmsg_set(err, errlen, "segment %s: size %" PRIu64 " bytes is smaller than its header (%zu bytes)",
 			 o->name, o->size, sizeof(struct seg_header));
 		return -EINVAL;
 	}
@@ -265,17 +252,17 @@ int seg_create(struct seg *s, const struct seg_opts *o, char *err, size_t errlen
 			unlink(path);
 		} else {
 			if (st == SEG_PROBE_LIVE)
-				fail_msg(err, errlen, "segment %s is in use by a running pipeline (pid %d, created %s)",
+				errmsg_set(err, errlen, "segment %s is in use by a running pipeline (pid %d, created %s)",
 					 path, pid, when);
 			else if (st == SEG_PROBE_STOPPED)
-				fail_msg(err, errlen, "segment %s was kept by a pipeline that stopped (pid %d, created %s); "
+				errmsg_set(err, errlen, "segment %s was kept by a pipeline that stopped (pid %d, created %s); "
 					 "inspect it, then remove it with `tickpipe seg rm %s`", path, pid, when, o->name);
 			else if (st == SEG_PROBE_STALE)
-				fail_msg(err, errlen, "stale segment %s of a dead pipeline (pid %d, created %s); "
+				errmsg_set(err, errlen, "stale segment %s of a dead pipeline (pid %d, created %s); "
 					 "remove it with `tickpipe seg rm %s` or start with --replace-stale",
 					 path, pid, when, o->name);
 			else
-				fail_msg(err, errlen, "%s exists and is not a tickpipe segment; remove it by hand", path);
+				errmsg_set(err, errlen, "%s exists and is not a tickpipe segment; remove it by hand", path);
 			return -EEXIST;
 		}
 	}
@@ -298,7 +285,7 @@ int seg_create(struct seg *s, const struct seg_opts *o, char *err, size_t errlen
 				s->hdr = (struct seg_header *)s->base;
 		}
 		if (rc < 0 && o->hugepages == SEG_HUGE_REQUIRE) {
-			fail_msg(err, errlen, "segment %s: hugepages required but unavailable (%s); "
+			errmsg_set(err, errlen, "segment %s: hugepages required but unavailable (%s); "
 				 "reserve them with `sysctl vm.nr_hugepages=%" PRIu64 "` and mount hugetlbfs "
 				 "(`mount -t hugetlbfs none /dev/hugepages`), or set segment.hugepages to \"auto\"",
 				 o->name, why[0] ? why : "no writable hugetlbfs mount",
@@ -315,7 +302,7 @@ int seg_create(struct seg *s, const struct seg_opts *o, char *err, size_t errlen
 		else
 			snprintf(why2, sizeof(why2), "directory name %s is too long", dir);
 		if (rc < 0) {
-			fail_msg(err, errlen, "segment %s: %s", o->name, why2);
+			errmsg_set(err, errlen, "segment %s: %s", o->name, why2);
 			return rc;
 		}
 		/* Transparent hugepages for shmem, where the host allows them. */
@@ -331,13 +318,13 @@ int seg_create(struct seg *s, const struct seg_opts *o, char *err, size_t errlen
 	if (o->group) {
 		struct group *g = getgrnam(o->group);
 		if (!g) {
-			fail_msg(err, errlen, "segment %s: group \"%s\" does not exist", o->name, o->group);
+			errmsg_set(err, errlen, "segment %s: group \"%s\" does not exist", o->name, o->group);
 			rc = -EINVAL;
 			goto fail;
 		}
 		if (fchown(s->fd, (uid_t)-1, g->gr_gid) != 0 || fchmod(s->fd, 0660) != 0) {
 			rc = -errno;
-			fail_msg(err, errlen, "segment %s: cannot give %s to group %s: %s", o->name,
+			errmsg_set(err, errlen, "segment %s: cannot give %s to group %s: %s", o->name,
 				 s->path, o->group, strerror(-rc));
 			goto fail;
 		}
@@ -443,28 +430,28 @@ int seg_attach(struct seg *s, const char *name, const struct seg_expect *ex,
 	s->fd = -1;
 
 	if (!seg_name_valid(name)) {
-		fail_msg(err, errlen, "segment name \"%s\": expected 1..%d characters of [a-z0-9_-]",
+		errmsg_set(err, errlen, "segment name \"%s\": expected 1..%d characters of [a-z0-9_-]",
 			 name ? name : "", SEG_NAME_MAX - 1);
 		return -EINVAL;
 	}
 	if (find_path(name, ex->dir, path, sizeof(path)) < 0) {
-		fail_msg(err, errlen, "segment %s: not found (looked for %s%s); is the pipeline running?",
+		errmsg_set(err, errlen, "segment %s: not found (looked for %s%s); is the pipeline running?",
 			 name, path, ex->dir ? "" : " and in hugetlbfs mounts");
 		return -ENOENT;
 	}
 	int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		fail_msg(err, errlen, "segment %s: cannot open %s: %s", name, path, strerror(-rc));
+		errmsg_set(err, errlen, "segment %s: cannot open %s: %s", name, path, strerror(-rc));
 		return rc;
 	}
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
-		fail_msg(err, errlen, "%s: fstat: %s", path, strerror(-rc));
+		errmsg_set(err, errlen, "%s: fstat: %s", path, strerror(-rc));
 		goto fail_fd;
 	}
 	if ((uint64_t)st.st_size < sizeof(struct seg_header)) {
-		fail_msg(err, errlen, "%s: file is %lld bytes, smaller than a segment header (%zu bytes): "
+		errmsg_set(err, errlen, "%s: file is %lld bytes, smaller than a segment header (%zu bytes): "
 			 "not a tickpipe segment", path, (long long)st.st_size, sizeof(struct seg_header));
 		rc = -EPROTO;
 		goto fail_fd;
@@ -473,7 +460,7 @@ int seg_attach(struct seg *s, const char *name, const struct seg_expect *ex,
 		       MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (m == MAP_FAILED) {
 		rc = -errno;
-		fail_msg(err, errlen, "%s: mmap: %s", path, strerror(-rc));
+		errmsg_set(err, errlen, "%s: mmap: %s", path, strerror(-rc));
 		goto fail_fd;
 	}
 	s->base = m;
@@ -490,32 +477,32 @@ int seg_attach(struct seg *s, const char *name, const struct seg_expect *ex,
 	uint64_t magic = load_acquire(&h->magic);
 	rc = -EPROTO;
 	if (magic == 0 && owner_alive(h)) {
-		fail_msg(err, errlen, "%s: segment is still being created (pid %d); try again", path, h->owner_pid);
+		errmsg_set(err, errlen, "%s: segment is still being created (pid %d); try again", path, h->owner_pid);
 		rc = -EAGAIN;
 	} else if (magic != SEG_MAGIC) {
-		fail_msg(err, errlen, "%s: magic is 0x%016" PRIx64 ", expected 0x%016" PRIx64 ": not a tickpipe segment",
+		errmsg_set(err, errlen, "%s: magic is 0x%016" PRIx64 ", expected 0x%016" PRIx64 ": not a tickpipe segment",
 			 path, magic, (uint64_t)SEG_MAGIC);
 	} else if (h->abi_version != SEG_ABI_VERSION || h->header_bytes != sizeof(struct seg_header)) {
-		fail_msg(err, errlen, "%s: ABI version %u (header %u bytes), this build expects version %u "
+		errmsg_set(err, errlen, "%s: ABI version %u (header %u bytes), this build expects version %u "
 			 "(header %zu bytes): rebuild or restart the pipeline with one build",
 			 path, h->abi_version, h->header_bytes, SEG_ABI_VERSION, sizeof(struct seg_header));
 	} else if (h->size != (uint64_t)st.st_size) {
-		fail_msg(err, errlen, "%s: header says %" PRIu64 " bytes but the file is %lld bytes",
+		errmsg_set(err, errlen, "%s: header says %" PRIu64 " bytes but the file is %lld bytes",
 			 path, h->size, (long long)st.st_size);
 	} else if (ex->size && h->size != ex->size) {
-		fail_msg(err, errlen, "%s: size is %" PRIu64 " bytes, expected %" PRIu64,
+		errmsg_set(err, errlen, "%s: size is %" PRIu64 " bytes, expected %" PRIu64,
 			 path, h->size, ex->size);
 	} else if (ex->layout_hash && h->layout_hash != ex->layout_hash) {
-		fail_msg(err, errlen, "%s: layout hash is 0x%016" PRIx64 ", this config gives 0x%016" PRIx64
+		errmsg_set(err, errlen, "%s: layout hash is 0x%016" PRIx64 ", this config gives 0x%016" PRIx64
 			 ": the config changed since the segment was created", path, h->layout_hash, ex->layout_hash);
 	} else if (ex->pipeline_id && h->pipeline_id != ex->pipeline_id) {
-		fail_msg(err, errlen, "%s: pipeline id is %" PRIu64 ", expected %" PRIu64,
+		errmsg_set(err, errlen, "%s: pipeline id is %" PRIu64 ", expected %" PRIu64,
 			 path, h->pipeline_id, ex->pipeline_id);
 	} else if (!ex->allow_stale && load_acquire(&h->run_state) == SEG_RUN_STOPPED) {
-		fail_msg(err, errlen, "%s: segment was kept by a pipeline that has stopped (pid %d)", path, h->owner_pid);
+		errmsg_set(err, errlen, "%s: segment was kept by a pipeline that has stopped (pid %d)", path, h->owner_pid);
 		rc = -ESTALE;
 	} else if (!ex->allow_stale && !owner_alive(h)) {
-		fail_msg(err, errlen, "%s: stale segment: its pipeline (pid %d) is dead; "
+		errmsg_set(err, errlen, "%s: stale segment: its pipeline (pid %d) is dead; "
 			 "remove it with `tickpipe seg rm %s`", path, h->owner_pid, name);
 		rc = -ESTALE;
 	} else {

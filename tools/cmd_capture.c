@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,19 +47,6 @@ static void capture_usage(FILE *f)
 		   "arguments.\n");
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("tickpipe capture: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (see tickpipe capture --help)\n", stderr);
-	return EXIT_USAGE;
-}
-
 static volatile sig_atomic_t capture_stop;
 
 static void on_signal(int sig)
@@ -85,12 +71,12 @@ static int parse_mold_url(const char *u, struct config_mold *m)
 	const char *q = strchr(u, '?');
 	size_t glen = q ? (size_t)(q - u) : strlen(u);
 	if (!glen || set_text(m->group, sizeof(m->group), u, glen))
-		return usage_error("SOURCE: expected mold://GROUP:PORT, got \"mold://%s\"", u);
+		return cli_usage_error("capture", "SOURCE: expected mold://GROUP:PORT, got \"mold://%s\"", u);
 	while (q && *q) {
 		const char *k = q + 1, *amp = strchr(k, '&'), *eq = strchr(k, '=');
 		size_t klen = amp ? (size_t)(amp - k) : strlen(k);
 		if (!eq || eq > k + klen)
-			return usage_error("SOURCE: expected key=value after '?', got \"%.*s\"", (int)klen, k);
+			return cli_usage_error("capture", "SOURCE: expected key=value after '?', got \"%.*s\"", (int)klen, k);
 		const char *v = eq + 1;
 		size_t vlen = klen - (size_t)(v - k);
 		int rc;
@@ -99,9 +85,9 @@ static int parse_mold_url(const char *u, struct config_mold *m)
 		else if ((size_t)(eq - k) == 7 && !strncmp(k, "session", 7))
 			rc = set_text(m->session, sizeof(m->session), v, vlen);
 		else
-			return usage_error("SOURCE: unknown parameter \"%.*s\" (interface, session)", (int)(eq - k), k);
+			return cli_usage_error("capture", "SOURCE: unknown parameter \"%.*s\" (interface, session)", (int)(eq - k), k);
 		if (rc)
-			return usage_error("SOURCE: %.*s: value too long", (int)(eq - k), k);
+			return cli_usage_error("capture", "SOURCE: %.*s: value too long", (int)(eq - k), k);
 		q = amp;
 	}
 	return 0;
@@ -213,29 +199,27 @@ int cmd_capture(int argc, char **argv)
 		} else if (!strcmp(a, "-o") || !strcmp(a, "--seconds") || !strcmp(a, "--records") ||
 			   !strcmp(a, "--config")) {
 			if (i + 1 >= argc)
-				return usage_error("%s: expected a value", a);
+				return cli_usage_error("capture", "%s: expected a value", a);
 			const char *v = argv[++i];
-			char *end;
 			if (!strcmp(a, "-o")) {
 				out = v;
 			} else if (!strcmp(a, "--config")) {
 				config = v;
 			} else {
-				errno = 0;
-				unsigned long long x = strtoull(v, &end, 10);
-				if (errno || *end || *v < '0' || *v > '9' || x == 0 || x > (1ull << 40))
-					return usage_error("%s: expected a positive integer, got \"%s\"", a, v);
+				uint64_t x;
+				if (cli_parse_u64(v, 1, UINT64_C(1) << 40, &x))
+					return cli_usage_error("capture", "%s: expected a positive integer, got \"%s\"", a, v);
 				if (!strcmp(a, "--seconds"))
 					seconds = x;
 				else
 					cr.max_records = x;
 			}
 		} else if (a[0] == '-' && a[1]) {
-			return usage_error("unknown option \"%s\"", a);
+			return cli_usage_error("capture", "unknown option \"%s\"", a);
 		} else if (!source) {
 			source = a;
 		} else {
-			return usage_error("unexpected argument \"%s\"", a);
+			return cli_usage_error("capture", "unexpected argument \"%s\"", a);
 		}
 	}
 	if (!source || !out) {
@@ -267,12 +251,12 @@ int cmd_capture(int argc, char **argv)
 	} else if (!strncmp(source, "stream:", 7)) {
 		if (set_text(cfg.stream.url, sizeof(cfg.stream.url), source + 7, strlen(source + 7)) ||
 		    (strncmp(cfg.stream.url, "http://", 7) && strncmp(cfg.stream.url, "https://", 8)))
-			return usage_error("SOURCE: expected stream:http(s)://..., got \"%.60s\"", source);
+			return cli_usage_error("capture", "SOURCE: expected stream:http(s)://..., got \"%.60s\"", source);
 		mold = false;
 	} else if (!strcmp(source, "stream")) {
 		mold = false;
 	} else {
-		return usage_error("SOURCE: expected mold://GROUP:PORT, stream:URL, mold or stream, got \"%s\"", source);
+		return cli_usage_error("capture", "SOURCE: expected mold://GROUP:PORT, stream:URL, mold or stream, got \"%s\"", source);
 	}
 	format = mold ? FEED_ITCH50 : FEED_OANDA;
 

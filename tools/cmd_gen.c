@@ -1,7 +1,6 @@
 /* cmd_gen.c - `tickpipe gen itch`: write a deterministic synthetic ITCH 5.0 capture */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,34 +36,6 @@ static void gen_usage(FILE *f)
 		   GEN_SYMBOLS_DEF, ITCHGEN_SYMBOLS_MAX, (unsigned long long)GEN_MESSAGES_DEF, ITCHGEN_LIVE_DEFAULT);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Says what was wrong with the arguments; returns EXIT_USAGE. */
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("tickpipe gen: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (see tickpipe gen --help)\n", stderr);
-	return EXIT_USAGE;
-}
-
-/* A decimal integer in [lo, hi]. Returns 0 or -EINVAL. */
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	char *end;
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 int cmd_gen(int argc, char **argv)
 {
 	struct itchgen_params p = { .symbols = GEN_SYMBOLS_DEF, .messages = GEN_MESSAGES_DEF, .seed = 1,
@@ -80,34 +51,34 @@ int cmd_gen(int argc, char **argv)
 		if (!strcmp(a, "-o") || !strcmp(a, "--symbols") || !strcmp(a, "--messages") ||
 		    !strcmp(a, "--seed") || !strcmp(a, "--live")) {
 			if (i + 1 >= argc)
-				return usage_error("%s: expected a value", a);
+				return cli_usage_error("gen", "%s: expected a value", a);
 			const char *v = argv[++i];
 			uint64_t x;
 			if (!strcmp(a, "-o")) {
 				out = v;
 			} else if (!strcmp(a, "--symbols")) {
-				if (parse_u64(v, 1, ITCHGEN_SYMBOLS_MAX, &x))
-					return usage_error("--symbols: expected 1..%u, got \"%s\"", ITCHGEN_SYMBOLS_MAX, v);
+				if (cli_parse_u64(v, 1, ITCHGEN_SYMBOLS_MAX, &x))
+					return cli_usage_error("gen", "--symbols: expected 1..%u, got \"%s\"", ITCHGEN_SYMBOLS_MAX, v);
 				p.symbols = (uint32_t)x;
 			} else if (!strcmp(a, "--messages")) {
-				if (parse_u64(v, 1, GEN_MESSAGES_MAX, &x))
-					return usage_error("--messages: expected 1..2^40, got \"%s\"", v);
+				if (cli_parse_u64(v, 1, GEN_MESSAGES_MAX, &x))
+					return cli_usage_error("gen", "--messages: expected 1..2^40, got \"%s\"", v);
 				p.messages = x;
 			} else if (!strcmp(a, "--seed")) {
-				if (parse_u64(v, 0, UINT64_MAX, &x))
-					return usage_error("--seed: expected an integer 0..2^64-1, got \"%s\"", v);
+				if (cli_parse_u64(v, 0, UINT64_MAX, &x))
+					return cli_usage_error("gen", "--seed: expected an integer 0..2^64-1, got \"%s\"", v);
 				p.seed = x;
 			} else {
-				if (parse_u64(v, 1, ITCHGEN_LIVE_MAX, &x))
-					return usage_error("--live: expected 1..%u, got \"%s\"", ITCHGEN_LIVE_MAX, v);
+				if (cli_parse_u64(v, 1, ITCHGEN_LIVE_MAX, &x))
+					return cli_usage_error("gen", "--live: expected 1..%u, got \"%s\"", ITCHGEN_LIVE_MAX, v);
 				p.live = (uint32_t)x;
 			}
 		} else if (a[0] == '-' && a[1]) {
-			return usage_error("unknown option \"%s\"", a);
+			return cli_usage_error("gen", "unknown option \"%s\"", a);
 		} else if (!what) {
 			what = a;
 		} else {
-			return usage_error("unexpected argument \"%s\"", a);
+			return cli_usage_error("gen", "unexpected argument \"%s\"", a);
 		}
 	}
 	if (!what || !out) {
@@ -115,18 +86,18 @@ int cmd_gen(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (strcmp(what, "itch"))
-		return usage_error("expected what to generate: itch, got \"%s\"", what);
+		return cli_usage_error("gen", "expected what to generate: itch, got \"%s\"", what);
 	if (p.messages < (uint64_t)p.symbols + 3 + ITCHGEN_TRAILER)
-		return usage_error("--messages %" PRIu64 ": %u symbols need at least %" PRIu64
+		return cli_usage_error("gen", "--messages %" PRIu64 ": %u symbols need at least %" PRIu64
 				   " (S O, S S, one R each, S Q, then S M, S E, S C)", p.messages, p.symbols,
 				   (uint64_t)p.symbols + 3 + ITCHGEN_TRAILER);
 	if ((uint64_t)p.symbols * p.live > ITCH_MAX_ORDERS)
-		return usage_error("--symbols %u x --live %u: more than %u live orders", p.symbols, p.live,
+		return cli_usage_error("gen", "--symbols %u x --live %u: more than %u live orders", p.symbols, p.live,
 				   ITCH_MAX_ORDERS);
 
 	char partial[4096], source[CAP_SOURCE_MAX], err[512];
 	if ((size_t)snprintf(partial, sizeof(partial), "%s.partial", out) >= sizeof(partial))
-		return usage_error("-o: path too long");
+		return cli_usage_error("gen", "-o: path too long");
 	snprintf(source, sizeof(source), "gen itch seed %" PRIu64, p.seed);
 
 	struct itchgen g;

@@ -1,7 +1,6 @@
 /* cmd_import.c - `tickpipe import FORMAT INPUT -o OUT.cap`: turn a venue file into a capture */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,20 +45,6 @@ static void import_usage(FILE *f)
 		   "Exit status: 0 when the capture was written (even with skipped input, unless\n"
 		   "--strict); 1 for I/O errors (nothing is written); 2 for bad arguments.\n",
 		   IMPORT_REPORTS_DEF);
-}
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Says what was wrong with the arguments; returns EXIT_USAGE. */
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("tickpipe import: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (see tickpipe import --help)\n", stderr);
-	return EXIT_USAGE;
 }
 
 /* pcap: packets, segments, messages, skips by reason, gaps, duplicates. */
@@ -128,7 +113,7 @@ int cmd_import(int argc, char **argv)
 		if (!strcmp(a, "-o") || !strcmp(a, "--symbol") || !strcmp(a, "--date") ||
 		    !strcmp(a, "--utc-offset") || !strcmp(a, "--source-id") || !strcmp(a, "--format")) {
 			if (!has_value)
-				return usage_error("%s: expected a value", a);
+				return cli_usage_error("import", "%s: expected a value", a);
 			const char *v = argv[++i];
 			if (!strcmp(a, "-o")) {
 				o.out_path = v;
@@ -145,7 +130,7 @@ int cmd_import(int argc, char **argv)
 				errno = 0;
 				unsigned long id = strtoul(v, &end, 10);
 				if (errno || end == v || *end || id > UINT32_MAX || v[0] == '-')
-					return usage_error("--source-id: expected an integer 0..4294967295, got \"%s\"", v);
+					return cli_usage_error("import", "--source-id: expected an integer 0..4294967295, got \"%s\"", v);
 				o.source_id = (uint32_t)id;
 			}
 		} else if (!strcmp(a, "--strict")) {
@@ -153,13 +138,13 @@ int cmd_import(int argc, char **argv)
 		} else if (!strcmp(a, "--quiet")) {
 			quiet = true;
 		} else if (a[0] == '-' && a[1]) {
-			return usage_error("unknown option \"%s\"", a);
+			return cli_usage_error("import", "unknown option \"%s\"", a);
 		} else if (!format) {
 			format = a;
 		} else if (!o.in_path) {
 			o.in_path = a;
 		} else {
-			return usage_error("unexpected argument \"%s\"", a);
+			return cli_usage_error("import", "unexpected argument \"%s\"", a);
 		}
 	}
 	if (!format || !o.in_path || !o.out_path) {
@@ -169,27 +154,27 @@ int cmd_import(int argc, char **argv)
 	o.pcap = !strcmp(format, "pcap");
 	if (o.pcap) {
 		if (!payload)
-			return usage_error("pcap: --format is required: what the UDP payloads carry (iex-tops)");
+			return cli_usage_error("import", "pcap: --format is required: what the UDP payloads carry (iex-tops)");
 		o.format = feed_format_parse(payload);
 		if (o.format != FEED_IEX_TOPS)
-			return usage_error("--format: expected iex-tops, got \"%s\"", payload);
+			return cli_usage_error("import", "--format: expected iex-tops, got \"%s\"", payload);
 	} else {
 		if (payload)
-			return usage_error("--format: only pcap takes it; FORMAT \"%s\" already names the format", format);
+			return cli_usage_error("import", "--format: only pcap takes it; FORMAT \"%s\" already names the format", format);
 		o.format = feed_format_parse(format);
 		if (o.format == FEED_NONE)
-			return usage_error("FORMAT: expected itch50, coinbase, binance, csv-quotes or pcap, got \"%s\"",
+			return cli_usage_error("import", "FORMAT: expected itch50, coinbase, binance, csv-quotes or pcap, got \"%s\"",
 					   format);
 	}
 	if (date && import_parse_date(date, &o.day_unix_ns))
-		return usage_error("--date: expected YYYY-MM-DD (1970-01-01..2553-12-31), got \"%s\"", date);
+		return cli_usage_error("import", "--date: expected YYYY-MM-DD (1970-01-01..2553-12-31), got \"%s\"", date);
 	o.have_day = date != NULL;
 	if (offset && import_parse_utc_offset(offset, &o.utc_offset_ns))
-		return usage_error("--utc-offset: expected +HH:MM, -HH:MM or Z, got \"%s\"", offset);
+		return cli_usage_error("import", "--utc-offset: expected +HH:MM, -HH:MM or Z, got \"%s\"", offset);
 	if (date && o.format != FEED_ITCH50)
-		return usage_error("--date: only itch50 needs it; %s lines carry their own time", format);
+		return cli_usage_error("import", "--date: only itch50 needs it; %s lines carry their own time", format);
 	if (o.symbol && o.format != FEED_CSV_QUOTES)
-		return usage_error("--symbol: only csv-quotes takes it; %s messages name their instrument", format);
+		return cli_usage_error("import", "--symbol: only csv-quotes takes it; %s messages name their instrument", format);
 	if (quiet)
 		o.log = NULL;
 

@@ -711,19 +711,6 @@ static int parse_types(const char *s, unsigned *mask)
 	return 0;
 }
 
-static int parse_lsn(const char *s, uint64_t *out)
-{
-	char *end;
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (*end || errno)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static int bad_usage(const char *what, const char *arg)
 {
 	fprintf(stderr, "tickpipe journal: %s \"%s\"\n\n", what, arg);
@@ -748,7 +735,7 @@ int cmd_journal(int argc, char **argv)
 		} else if (!strcmp(a, "--summary")) {
 			summary = true;
 		} else if (!strcmp(a, "--from")) {
-			if (i + 1 >= argc || parse_lsn(argv[i + 1], &from))
+			if (i + 1 >= argc || cli_parse_u64(argv[i + 1], 0, UINT64_MAX, &from))
 				return bad_usage("--from: expected a record number (0, 1, 2, ...), got",
 						 i + 1 < argc ? argv[i + 1] : "");
 			i++;

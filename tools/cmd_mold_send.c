@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,32 +44,6 @@ static void send_usage(FILE *f)
 		   "Exit status: 0 when every packet was sent; 1 for a send or read error; 2 for bad\n"
 		   "arguments or a capture that is not itch50.\n",
 		   SEND_EOS_COPIES, MOLD_COUNT_MAX, SEND_PER_PACKET_DEF, MOLD_PACKET_MAX);
-}
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("tickpipe mold-send: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (see tickpipe mold-send --help)\n", stderr);
-	return EXIT_USAGE;
-}
-
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	char *end;
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 struct sender {
@@ -158,7 +131,7 @@ int cmd_mold_send(int argc, char **argv)
 		    !strcmp(a, "--per-packet") || !strcmp(a, "--drop-every") || !strcmp(a, "--interface") ||
 		    !strcmp(a, "--ttl")) {
 			if (i + 1 >= argc)
-				return usage_error("%s: expected a value", a);
+				return cli_usage_error("mold-send", "%s: expected a value", a);
 			const char *v = argv[++i];
 			if (!strcmp(a, "--group"))
 				group = v;
@@ -166,20 +139,20 @@ int cmd_mold_send(int argc, char **argv)
 				session = v;
 			else if (!strcmp(a, "--interface"))
 				iface = v;
-			else if (!strcmp(a, "--rate") && parse_u64(v, 1, 1000000000, &rate))
-				return usage_error("--rate: expected messages per second 1..10^9, got \"%s\"", v);
-			else if (!strcmp(a, "--per-packet") && parse_u64(v, 1, MOLD_COUNT_MAX, &per))
-				return usage_error("--per-packet: expected 1..%u, got \"%s\"", MOLD_COUNT_MAX, v);
-			else if (!strcmp(a, "--drop-every") && parse_u64(v, 1, UINT32_MAX, &drop))
-				return usage_error("--drop-every: expected a packet count >= 1, got \"%s\"", v);
-			else if (!strcmp(a, "--ttl") && parse_u64(v, 0, 255, &ttl))
-				return usage_error("--ttl: expected 0..255, got \"%s\"", v);
+			else if (!strcmp(a, "--rate") && cli_parse_u64(v, 1, 1000000000, &rate))
+				return cli_usage_error("mold-send", "--rate: expected messages per second 1..10^9, got \"%s\"", v);
+			else if (!strcmp(a, "--per-packet") && cli_parse_u64(v, 1, MOLD_COUNT_MAX, &per))
+				return cli_usage_error("mold-send", "--per-packet: expected 1..%u, got \"%s\"", MOLD_COUNT_MAX, v);
+			else if (!strcmp(a, "--drop-every") && cli_parse_u64(v, 1, UINT32_MAX, &drop))
+				return cli_usage_error("mold-send", "--drop-every: expected a packet count >= 1, got \"%s\"", v);
+			else if (!strcmp(a, "--ttl") && cli_parse_u64(v, 0, 255, &ttl))
+				return cli_usage_error("mold-send", "--ttl: expected 0..255, got \"%s\"", v);
 		} else if (a[0] == '-' && a[1]) {
-			return usage_error("unknown option \"%s\"", a);
+			return cli_usage_error("mold-send", "unknown option \"%s\"", a);
 		} else if (!cap) {
 			cap = a;
 		} else {
-			return usage_error("unexpected argument \"%s\"", a);
+			return cli_usage_error("mold-send", "unexpected argument \"%s\"", a);
 		}
 	}
 	if (!cap || !group) {
@@ -190,11 +163,11 @@ int cmd_mold_send(int argc, char **argv)
 	uint16_t port;
 	struct in_addr ga, ia;
 	if (config_parse_listen(group, host, sizeof(host), &port) || inet_pton(AF_INET, host, &ga) != 1)
-		return usage_error("--group: expected an IPv4 address and a port like 239.1.2.3:26477, got \"%s\"", group);
+		return cli_usage_error("mold-send", "--group: expected an IPv4 address and a port like 239.1.2.3:26477, got \"%s\"", group);
 	if (iface && inet_pton(AF_INET, iface, &ia) != 1)
-		return usage_error("--interface: expected an IPv4 address, got \"%s\"", iface);
+		return cli_usage_error("mold-send", "--interface: expected an IPv4 address, got \"%s\"", iface);
 	if (mold_session_pad(session, padded))
-		return usage_error("--session: expected 1..10 visible characters, got \"%s\"", session);
+		return cli_usage_error("mold-send", "--session: expected 1..10 visible characters, got \"%s\"", session);
 	snprintf(s.session, sizeof(s.session), "%s", session);
 	s.drop_every = drop;
 
