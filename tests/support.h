@@ -49,7 +49,8 @@ struct tp_config;
 void tsup_config(struct tp_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The strategy of config/demo.json as config sections (features .. paper),
- * each followed by a comma, with ' for ". */
+ * each followed by a comma, with ' for ". One change: no loss pause
+ * (max_consec_losses 0), so trading ends ACTIVE whatever the fills were. */
 #define TSUP_DEMO_STRATEGY \
 	"'features':{'list':['mid','ret_2','ema_fast','sma','vol','spread_bps','imbalance','microprice_bps']," \
 	"'ema_fast':3,'sma':3,'vol_lambda_milli':500}," \
@@ -60,7 +61,7 @@ void tsup_config(struct tp_config *cfg, const char *fmt, ...) __attribute__((for
 	"'sizing':{'max_position_e8':100000000,'lot_size_e8':1000000,'limit_offset_bps_milli':2000}," \
 	"'risk':{'max_open_orders':64,'rate_per_sec':1000,'rate_burst':100,'fill_cooldown_ms':0," \
 	"'dup_window_ms':0,'collar_bps_milli':100000,'max_gross':100000000,'max_net':100000000," \
-	"'stale_ms':5000,'halt_stale_ms':60000,'time_in_force':'gtc'}," \
+	"'stale_ms':5000,'halt_stale_ms':60000,'time_in_force':'gtc','max_consec_losses':0}," \
 	"'execution':{'broker':'paper','cancel_timeout_ms':2000,'snapshot_ms':1000}," \
 	"'paper':{'latency_us':500,'slippage_bps_milli':500},"
 

@@ -39,7 +39,9 @@ static char dir[96], cap[160], journal[192], segname[32], freshname[32];
  * and one change: sizing's limit is 50 bps through the mid (the demo's 2 bps
  * rests inside these products' spreads, so whether an order fills before it
  * is canceled depends on how fast the replay runs; crossing fills it at once,
- * inside risk's 100 bps collar). */
+ * inside risk's 100 bps collar), and no loss pause (risk's max_consec_losses
+ * would move trading to REDUCING on some runs' fills, which these tests read
+ * as the state reconciliation leaves). */
 static void demo_config(struct tp_config *cfg, const char *seg)
 {
 	tsup_config(cfg,
@@ -56,7 +58,7 @@ static void demo_config(struct tp_config *cfg, const char *seg)
 	      "'sizing':{'max_position_e8':100000000,'lot_size_e8':1000000,'limit_offset_bps_milli':50000},"
 	      "'risk':{'max_open_orders':64,'rate_per_sec':1000,'rate_burst':100,'fill_cooldown_ms':0,"
 	      "'dup_window_ms':0,'collar_bps_milli':100000,'max_gross':100000000,'max_net':100000000,"
-	      "'stale_ms':5000,'halt_stale_ms':60000,'time_in_force':'gtc'},"
+	      "'stale_ms':5000,'halt_stale_ms':60000,'time_in_force':'gtc','max_consec_losses':0},"
 	      "'execution':{'broker':'paper','cancel_timeout_ms':2000,'snapshot_ms':1000},"
 	      "'paper':{'latency_us':500,'slippage_bps_milli':500},"
 	      "'reconciliation':{'journal':'%s','journal_fsync':'interval','policy':'halt','recover':false},"
