@@ -332,7 +332,24 @@ static void hist_collect(const struct hdr *h, struct hist_sum *r)
 {
 	uint64_t in[MON_BUCKETS + 1] = { 0 };   /* per bucket; [MON_BUCKETS]: above the last bound */
 	int b = 0;
-	for (int32_t i = 0; i < h->counts_len; i++) {
+	/* Only the indexes between the smallest and largest value recorded: a
+	 * few hundred of the tens of thousands, and every line not read is a
+	 * line the recording stage keeps in its cache. A value recorded while
+	 * we read may be missed (the writer moves max after the count); it
+	 * shows in the next scrape, and count still agrees with the buckets. */
+	int32_t lo = 0, hi = -1;
+	if (hdr_total(h)) {
+		int64_t mn = hdr_min(h), mx = hdr_max(h);
+		mn = mn < 0 ? 0 : mn > h->highest ? h->highest : mn;
+		mx = mx < mn ? mn : mx > h->highest ? h->highest : mx;
+		lo = hdr_index_of(h, mn);
+		hi = hdr_index_of(h, mx);
+		if (lo < 0)
+			lo = 0;
+		if (hi >= h->counts_len)
+			hi = h->counts_len - 1;
+	}
+	for (int32_t i = lo; i <= hi; i++) {
 		uint64_t c = hdr_count_at_index(h, i);   /* a relaxed load of a tally (hdr.h) */
 		if (!c)
 			continue;
