@@ -13,6 +13,10 @@
 #include <liburing.h>
 
 #include "feed/mold.h"
+
+/* Largest forward jump of the sequence number taken as a gap (a late join
+ * into a trading day is a few hundred million messages). */
+#define MOLD_MAX_JUMP (1ULL << 32)
 #include "monitor/tsc.h"
 #include "rings/errmsg.h"
 
@@ -389,6 +393,14 @@ static bool take_packet(struct mold_rx *rx, struct mold_track *t)
 		struct mold_session *s = &t->sess[si];
 		uint64_t seq = mold_be64(p.data + 10);
 		uint16_t count = mold_be16(p.data + 18);
+		/* A sequence number that wraps, or leaps further ahead than any
+		 * session produces, is a damaged or foreign packet: believing it
+		 * would move the session past every real message after it. */
+		if (seq > UINT64_MAX - MOLD_COUNT_EOS || (seq > s->next && seq - s->next > MOLD_MAX_JUMP)) {
+			t->count[MOLD_R_MALFORMED]++;
+			drop_packet(rx);
+			continue;
+		}
 		if (count == 0 || count == MOLD_COUNT_EOS) {
 			/* Heartbeat or end of session: seq is the next message to come. */
 			jump_to(t, s, seq);

@@ -47,6 +47,9 @@
  *     moves past the whole packet.
  *   - the first packet of a session seen starting beyond sequence 1 (a
  *     receiver that joined late) counts the messages before it as one gap.
+ *   - a sequence number more than 2^32 ahead of the expected one, or one
+ *     that would wrap, is not believed: the packet is MOLD_R_MALFORMED and
+ *     the expected sequence does not move.
  *   - an end-of-session packet ends the stream (mold_rx_peek returns
  *     MOLD_RX_END from then on): a pipeline drains and finishes.
  * With session filter "" every session is accepted (each tracked on its

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -71,6 +72,7 @@ struct exec_view {
 	uint32_t *cnt;                  /* [n_syms + 1] open orders per symbol */
 	uint32_t *active;               /* [n_syms] symbols with cnt > 0 */
 	struct broker_position *flat;   /* [n_syms] positions being flattened */
+	struct broker_position *scratch; /* [n_syms] process memory: a positions() answer before it is kept */
 	uint32_t pipeline_id;
 	struct rest *rest;              /* broker "rest": the adapter, in this process's memory */
 	uint64_t trips_seen;            /* the adapter's trips() acted on (this process) */
@@ -435,6 +437,8 @@ static void exec_fini(struct stage_ctx *c)
 	}
 	rest_destroy(V.rest);
 	V.rest = NULL;
+	free(V.scratch);
+	V.scratch = NULL;
 }
 
 /* ---- the stage ---- */
@@ -483,6 +487,10 @@ static int exec_init(struct stage_ctx *c, bool restarted)
 	}
 	V.snap = (struct broker_position *)(base + st->off_snap);
 	V.flat = (struct broker_position *)(base + st->off_flat);
+	free(V.scratch);
+	V.scratch = calloc(st->n_syms ? st->n_syms : 1, sizeof(*V.scratch));   /* start-up only */
+	if (!V.scratch)
+		return -ENOMEM;
 	V.cnt = (uint32_t *)(base + st->off_cnt);
 	V.active = (uint32_t *)(base + st->off_active);
 	return 0;
@@ -559,11 +567,11 @@ static bool poll_broker(struct stage_ctx *c)
 static void take_snapshot(struct stage_ctx *c)
 {
 	struct exec_state *st = V.st;
-	int n = broker_positions(&V.broker, V.snap, (int)st->n_syms);
+	int n = broker_positions(&V.broker, V.scratch, (int)st->n_syms);
 	if (n < 0)
 		return;                                 /* no current view yet: next time */
 	stage_save(c, V.snap, (size_t)n * sizeof(V.snap[0]));
-	broker_positions(&V.broker, V.snap, (int)st->n_syms);
+	memcpy(V.snap, V.scratch, (size_t)n * sizeof(V.snap[0]));
 	st->snap_n = (uint32_t)n;
 	st->snap_i = 0;
 	st->snap_pending = 1;
@@ -656,11 +664,11 @@ static void flatten_step(struct stage_ctx *c)
 		return;
 	}
 	if (st->flatten_phase == FLAT_CANCEL && st->n_open == 0) {
-		int n = broker_positions(&V.broker, V.flat, (int)st->n_syms);
+		int n = broker_positions(&V.broker, V.scratch, (int)st->n_syms);
 		if (n < 0)
 			return;
 		stage_save(c, V.flat, (size_t)n * sizeof(V.flat[0]));
-		broker_positions(&V.broker, V.flat, (int)st->n_syms);
+		memcpy(V.flat, V.scratch, (size_t)n * sizeof(V.flat[0]));
 		st->flat_n = (uint32_t)n;
 		st->flatten_sym = 0;
 		st->flatten_phase = FLAT_SEND;

@@ -1,6 +1,7 @@
 /* reconcile.c - the reconciliation stage: positions, journal, broker comparison (see reconcile.h) */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -87,8 +88,8 @@ static size_t recon_undo_size(const struct tp_config *cfg)
 {
 	/* A unit saves the state, a symbol or, for a snapshot's end with
 	 * adoption, every symbol, and the journal's tail per record. */
-	size_t per_sym = undo_cost(sizeof(struct recon_sym));
-	return undo_bytes(undo_cost(sizeof(struct recon_state)) * 2 +
+	size_t per_sym = undo_cost(sizeof(struct recon_sym)) + 2 * undo_cost(sizeof(struct pos_entry));
+	return undo_bytes(undo_cost(sizeof(struct recon_state)) * 2 + undo_cost(sizeof(struct pos_table)) +
 			  ((size_t)cfg->feed.max_symbols + 2) * (per_sym + 3 * undo_cost(16)) + 4096);
 }
 
@@ -127,9 +128,19 @@ static void ensure_room(struct stage_ctx *c, uint64_t need)
 		stats_reason(c->stats, RECON_R_JOURNAL_ERROR);
 }
 
+/* The position table is shared state like our own: a kill between the
+ * seqlock's begin and end would leave its sequence odd and every reader
+ * spinning, so each write is saved in the unit first and rolled back whole. */
+static void save_pos_entry(struct stage_ctx *c, uint32_t id)
+{
+	if (id >= 1 && id <= c->positions->capacity)
+		stage_save(c, pos_entry(c->positions, id), sizeof(struct pos_entry));
+}
+
 static void write_position(struct stage_ctx *c, uint32_t id, uint16_t type)
 {
 	struct recon_sym *y = &R.sym[id];
+	save_pos_entry(c, id);
 	struct pos_snap v = {
 		.qty = y->p.qty, .avg_px = y->p.avg_px, .realized_pnl_e8 = y->p.realized_e8,
 		.unrealized_pnl_e8 = y->unrealized_e8, .update_tick = tsc_now(), .fills = y->p.fills,
@@ -167,6 +178,7 @@ static void mark_all(struct stage_ctx *c)
 				.qty = y->p.qty, .avg_px = y->p.avg_px, .realized_pnl_e8 = y->p.realized_e8,
 				.unrealized_pnl_e8 = u, .update_tick = tsc_now(), .fills = y->p.fills,
 			};
+			save_pos_entry(c, id);
 			pos_write(c->positions, id, &v);
 		}
 		s.realized_e8 += y->p.realized_e8;
@@ -180,6 +192,8 @@ static void mark_all(struct stage_ctx *c)
 	if (s.equity_peak_e8 - equity > s.max_drawdown_e8)
 		s.max_drawdown_e8 = s.equity_peak_e8 - equity;
 	st->sum = s;
+	/* The summary's seqlock and fields: the header's first line, after magic/capacity. */
+	stage_save(c, &c->positions->sum_seq, offsetof(struct pos_table, pad) - offsetof(struct pos_table, sum_seq));
 	pos_summary_write(c->positions, &s);
 }
 
@@ -341,8 +355,7 @@ static void mismatch(struct stage_ctx *c, uint32_t id, qty_t broker_qty, px_t br
 		c->cfg->reconciliation.policy == CONFIG_RECON_ADOPT ? "adopt" : "halt");
 	if (c->cfg->reconciliation.policy != CONFIG_RECON_ADOPT)
 		return;
-	stage_save(c, y, sizeof(*y));
-	y->p.qty = broker_qty;
+	y->p.qty = broker_qty;                  /* y was saved above */
 	y->p.avg_px = broker_avg;
 	y->p.realized_e8 = broker_real;
 	y->p.fills = broker_fills;

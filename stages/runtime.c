@@ -78,7 +78,7 @@ static int run_service(struct stage_ctx *c, bool draining)
 			return 0;
 		}
 	}
-	c->cur_ingress = tsc_now();
+	c->cur_ingress = c->now = tsc_now();
 	int rc = c->def->service(c, draining);
 	if (c->undo || c->out_pending)
 		progress_commit(c, c->in_done, out_position(c));
@@ -132,6 +132,7 @@ static inline void handle_one(struct stage_ctx *c, const struct msg_hdr *m, uint
 static int service_slot(struct stage_ctx *c)
 {
 	uint32_t n = ring_peek(&c->in, c->batch), i;
+	c->now = tsc_now();                 /* the batch's tick (stage.h) */
 	if (!n) {
 		if (upstream_done(c) && service_done(c))
 			finish(c);
@@ -159,6 +160,7 @@ static int service_slot(struct stage_ctx *c)
 static int service_raw(struct stage_ctx *c)
 {
 	uint32_t i = 0;
+	c->now = tsc_now();
 	while (i < c->batch) {
 		const void *p;
 		uint32_t len;
@@ -217,7 +219,7 @@ static int service_source(struct stage_ctx *c)
 			budget = c->batch;
 	}
 	c->src_emitted = 0;
-	c->cur_ingress = tsc_now();
+	c->cur_ingress = c->now = tsc_now();
 	int k = c->def->poll(c, budget);
 	if (k == STAGE_EOF) {
 		finish(c);
