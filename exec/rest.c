@@ -1047,6 +1047,11 @@ static void done_list(struct rest *r, struct rest_req *q, long status, bool fail
 		if (slot < 0)
 			continue;
 		r->orders[slot].list_seen = q->seq;
+		/* A request for it is in flight: its answer applies the order. Applying
+		 * the list here could close and free the slot, and the late answer
+		 * would then land on whatever order took the slot next. */
+		if (r->orders[slot].flags & RO_F_BUSY)
+			continue;
 		int rc = apply_order(r, (uint32_t)slot, e, now);
 		if (rc)
 			apply_failed(r, q, (uint32_t)slot, rc, now);
