@@ -700,6 +700,15 @@ static int exec_service(struct stage_ctx *c, bool draining)
 	const struct config_execution *x = &c->cfg->execution;
 	uint64_t out0 = c->out_pending;
 
+	/* Idle: nothing open at the broker (so no event can come and the clock
+	 * does not move), no snapshot due or being sent, no flatten asked. The
+	 * paper broker needs no poll then, and the unit saves nothing. A REST
+	 * broker is driven every time: its requests are in flight on the wire. */
+	if (!draining && !V.rest && st->n_open == 0 && !st->snap_pending && st->flatten_phase == FLAT_NONE &&
+	    st->clock_ns < st->next_snap_ns && load_acquire(&c->ctl->flatten_seq) == st->flatten_seen) {
+		c->want_service = false;
+		return 0;
+	}
 	stage_save(c, st, sizeof(*st));
 	advance_clock(st, c->market);
 	clock_follow_wall(st);

@@ -80,7 +80,7 @@ static int run_service(struct stage_ctx *c, bool draining)
 	}
 	c->cur_ingress = c->now = tsc_now();
 	int rc = c->def->service(c, draining);
-	if (c->undo || c->out_pending)
+	if ((c->undo && load_relaxed(&c->undo->used)) || c->out_pending)
 		progress_commit(c, c->in_done, out_position(c));
 	publish(c);
 	return rc;
