@@ -87,6 +87,30 @@ uint64_t tsup_import_coinbase(const char *cap);
 struct seg;
 struct stats_block;
 
+/* Attaches segment `name` (stale allowed) into `s`, retrying every 1 ms while
+ * it is not there yet; fails the test on the `max_tries`-th failed attempt
+ * (max_tries 1: it must be there now). */
+void tsup_attach_wait(struct seg *s, const char *name, int read_only, int max_tries);
+
+/* Imports `input` (in `format`, a name as `tickpipe import` takes it; `symbol`
+ * or NULL) into the capture file `cap` (asserted); returns the records written. */
+uint64_t tsup_import(const char *format, const char *input, const char *symbol, const char *cap);
+
+/* A copy of the state of stage `stage` (past its stage_progress header), `bytes` long,
+ * from an attached segment (asserted to exist). */
+void tsup_state_of(const struct seg *s, const char *stage, void *out, size_t bytes);
+
+struct tsup_decoder;
+struct md_out;
+struct symtab;
+/* The decoder of capture `cap`'s format, over a fresh symbol table, as the decode
+ * stage runs it (limits: 1024 symbols, 1 << 20 orders, 1024 levels); asserted. */
+struct tsup_decoder *tsup_decoder_open(const char *cap);
+/* The events of the next record that decodes cleanly; NULL at the end of the capture. */
+const struct md_out *tsup_decoder_next(struct tsup_decoder *d);
+const struct symtab *tsup_decoder_symtab(const struct tsup_decoder *d);
+void tsup_decoder_close(struct tsup_decoder *d);
+
 /* The stats block of `stage` in an attached segment (asserted to exist). */
 const struct stats_block *tsup_stats_of(const struct seg *s, const char *stage);
 /* The count of reason `name` in a stats block; fails the test if it has none. */

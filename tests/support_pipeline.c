@@ -12,8 +12,11 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "feed/capture.h"
+#include "feed/decoder.h"
 #include "feed/import.h"
 #include "rings/seg.h"
+#include "stages/stage.h"
 #include "stages/stats.h"
 #include "stages/supervisor.h"
 #include "tests/support.h"
@@ -52,10 +55,10 @@ void tsup_demo_config(struct tp_config *cfg, const char *name, unsigned id, cons
 		    name, id, seg, supervisor, cap, speed, dir);
 }
 
-uint64_t tsup_import_coinbase(const char *cap)
+uint64_t tsup_import(const char *format, const char *input, const char *symbol, const char *cap)
 {
-	struct import_opts o = { .format = FEED_COINBASE, .in_path = "tests/fixtures/coinbase_l2_ticker_first2000.ws",
-				 .out_path = cap };
+	struct import_opts o = { .format = feed_format_parse(format), .in_path = input, .out_path = cap,
+				 .symbol = symbol };
 	struct import_stats ist;
 	char err[512];
 	int rc = import_run(&o, &ist, err, sizeof(err));
@@ -63,6 +66,83 @@ uint64_t tsup_import_coinbase(const char *cap)
 		fprintf(stderr, "import: %s\n", err);
 	assert_int_equal(rc, 0);
 	return ist.records;
+}
+
+uint64_t tsup_import_coinbase(const char *cap)
+{
+	return tsup_import("coinbase", "tests/fixtures/coinbase_l2_ticker_first2000.ws", NULL, cap);
+}
+
+void tsup_attach_wait(struct seg *s, const char *name, int read_only, int max_tries)
+{
+	char err[512];
+	struct seg_expect ex = { .allow_stale = true };
+	int tries = 0;
+	while (seg_attach(s, name, &ex, read_only, err, sizeof(err)) != 0) {
+		if (++tries >= max_tries)
+			fail_msg("segment %s: %s (after %d tries)", name, err, tries);
+		usleep(1000);
+	}
+}
+
+void tsup_state_of(const struct seg *s, const char *stage, void *out, size_t bytes)
+{
+	char name[64];
+	uint64_t off;
+	snprintf(name, sizeof(name), "state.%s", stage);
+	assert_int_equal(seg_find(s, name, SEG_KIND_STATE, &off, NULL), 0);
+	memcpy(out, (const uint8_t *)seg_ptr(s, off) + sizeof(struct stage_progress), bytes);
+}
+
+struct tsup_decoder {
+	struct cap_reader r;
+	enum feed_format format;
+	void *state;
+	struct symtab *syms;
+	uint64_t reasons[DEC_R_MAX];
+	struct decoder_env env;
+	struct md_out out;
+};
+
+struct tsup_decoder *tsup_decoder_open(const char *cap)
+{
+	struct decoder_limits lim = { .max_symbols = 1024, .max_orders = 1 << 20, .max_levels = 1024 };
+	struct tsup_decoder *d = calloc(1, sizeof(*d));
+	char err[512];
+	assert_non_null(d);
+	assert_int_equal(cap_open(&d->r, cap, err, sizeof(err)), 0);
+	d->format = (enum feed_format)d->r.hdr->format;
+	size_t sb = decoder_state_bytes(d->format, &lim), tb = symtab_bytes(lim.max_symbols);
+	d->state = aligned_alloc(64, (sb + 63) & ~(size_t)63);
+	d->syms = aligned_alloc(64, (tb + 63) & ~(size_t)63);
+	assert_int_equal(decoder_init(d->format, d->state, sb, &lim), 0);
+	assert_int_equal(symtab_init(d->syms, tb, lim.max_symbols), 0);
+	d->env.symtab = d->syms;
+	d->env.reasons = d->reasons;
+	return d;
+}
+
+const struct md_out *tsup_decoder_next(struct tsup_decoder *d)
+{
+	struct cap_view v;
+	char err[512];
+	while (cap_next(&d->r, &v, err, sizeof(err)) == 1)
+		if (decoder_decode(d->format, d->state, &d->env, v.data, v.len, v.recv_ns, &d->out) == DEC_OK)
+			return &d->out;
+	return NULL;
+}
+
+const struct symtab *tsup_decoder_symtab(const struct tsup_decoder *d)
+{
+	return d->syms;
+}
+
+void tsup_decoder_close(struct tsup_decoder *d)
+{
+	cap_close(&d->r);
+	free(d->state);
+	free(d->syms);
+	free(d);
 }
 
 void tsup_fixture_dir(char *dir, size_t dir_len, char *cap, size_t cap_len, const char *tag)

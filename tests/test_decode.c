@@ -76,45 +76,16 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void import(const char *format, const char *input, const char *symbol)
-{
-	struct import_opts o = { 0 };
-	struct import_stats st;
-	char err[512];
-	o.format = feed_format_parse(format);
-	o.in_path = input;
-	o.out_path = cap;
-	o.symbol = symbol;
-	int rc = import_run(&o, &st, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
-}
-
 /* What the decoder alone makes of the capture. */
 static void decode_alone(struct mdsink_state *want, struct market_snap *tops, uint32_t max_tops)
 {
-	struct decoder_limits lim = { .max_symbols = 1024, .max_orders = 1 << 20, .max_levels = 1024 };
-	struct cap_reader r;
-	char err[512];
-	assert_int_equal(cap_open(&r, cap, err, sizeof(err)), 0);
-	enum feed_format f = (enum feed_format)r.hdr->format;
-	size_t sb = decoder_state_bytes(f, &lim), tb = symtab_bytes(lim.max_symbols);
-	void *state = aligned_alloc(64, (sb + 63) & ~(size_t)63);
-	struct symtab *syms = aligned_alloc(64, (tb + 63) & ~(size_t)63);
-	assert_int_equal(decoder_init(f, state, sb, &lim), 0);
-	assert_int_equal(symtab_init(syms, tb, lim.max_symbols), 0);
-	uint64_t reasons[DEC_R_MAX] = { 0 };
-	struct decoder_env env = { .symtab = syms, .reasons = reasons };
-	struct cap_view v;
-	struct md_out out;
+	struct tsup_decoder *d = tsup_decoder_open(cap);
 	memset(want, 0, sizeof(*want));
 	memset(tops, 0, sizeof(*tops) * max_tops);
-	while (cap_next(&r, &v, err, sizeof(err)) == 1) {
-		if (decoder_decode(f, state, &env, v.data, v.len, v.recv_ns, &out) != DEC_OK)
-			continue;
-		for (uint32_t i = 0; i < out.n; i++) {
-			const struct msg_md *m = &out.ev[i];
+	const struct md_out *out;
+	while ((out = tsup_decoder_next(d)) != NULL) {
+		for (uint32_t i = 0; i < out->n; i++) {
+			const struct msg_md *m = &out->ev[i];
 			want->checksum = fold(want->checksum ? want->checksum : 0xcbf29ce484222325ULL, m);
 			want->by_kind[m->kind]++;
 			want->events++;
@@ -129,40 +100,28 @@ static void decode_alone(struct mdsink_state *want, struct market_snap *tops, ui
 			t->updates++;
 		}
 	}
-	cap_close(&r);
-	free(state);
-	free(syms);
+	tsup_decoder_close(d);
 }
 
 static void run_pipeline(const char *placement, struct mdsink_state *got, struct market_snap *tops, uint32_t max_tops)
 {
 	static struct tp_config cfg;
-	char json[2048], err[CONFIG_ERR_MAX];
-	snprintf(json, sizeof(json),
-		 "{'pipeline':{'name':'d','id':4},'segment':{'name':'%s','hugepages':'off'},"
-		 "'rings':{'capacity':1024,'raw_bytes':1048576,'raw_max_record':131072},"
-		 "'feed':{'max_symbols':1024,'max_orders':1048576,'max_levels':1024},"
-		 "'replay':{'file':'%s'},'processes':[%s]}", segname, cap, placement);
-	for (char *q = json; *q; q++)
-		if (*q == '\'')
-			*q = '"';
-	struct config_opts co = { .ncpus = 2 };
-	assert_int_equal(config_parse(json, strlen(json), "test.json", &cfg, &co, err, sizeof(err)), 0);
+	tsup_config(&cfg,
+		    "{'pipeline':{'name':'d','id':4},'segment':{'name':'%s','hugepages':'off'},"
+		    "'rings':{'capacity':1024,'raw_bytes':1048576,'raw_max_record':131072},"
+		    "'feed':{'max_symbols':1024,'max_orders':1048576,'max_levels':1024},"
+		    "'replay':{'file':'%s'},'processes':[%s]}", segname, cap, placement);
 	tsup_run(&cfg);
 
 	struct seg s;
-	struct seg_expect ex = { .allow_stale = true };
 	uint64_t off;
-	assert_int_equal(seg_attach(&s, segname, &ex, true, err, sizeof(err)), 0);
-	assert_int_equal(seg_find(&s, "state.tmdsink", SEG_KIND_STATE, &off, NULL), 0);
-	memcpy(got, (uint8_t *)seg_ptr(&s, off) + sizeof(struct stage_progress), sizeof(*got));
+	tsup_attach_wait(&s, segname, true, 1);
+	tsup_state_of(&s, "tmdsink", got, sizeof(*got));
 	assert_int_equal(seg_find(&s, "table.market", SEG_KIND_TABLE, &off, NULL), 0);
 	const struct market_table *mt = seg_ptr(&s, off);
 	for (uint32_t id = 1; id < max_tops; id++)
 		market_read(mt, id, &tops[id]);
-	assert_int_equal(seg_find(&s, "stats.decode", SEG_KIND_STATS, &off, NULL), 0);
-	const struct stats_block *st = seg_ptr(&s, off);
-	assert_int_equal(load_relaxed(&st->errors), 0);
+	assert_int_equal(load_relaxed(&tsup_stats_of(&s, "decode")->errors), 0);
 	seg_detach(&s);
 	seg_destroy(segname, NULL);
 }
@@ -199,7 +158,7 @@ static void check_same(const char *placement)
 static void test_coinbase_pipeline(void **state)
 {
 	(void)state;
-	import("coinbase", "tests/fixtures/coinbase_l2_ticker_first2000.ws", NULL);
+	tsup_import_coinbase(cap);
 	check_same(SPLIT);
 	check_same(ONE);
 }
@@ -207,14 +166,14 @@ static void test_coinbase_pipeline(void **state)
 static void test_binance_pipeline(void **state)
 {
 	(void)state;
-	import("binance", "tests/fixtures/binance_spot.ws", NULL);
+	tsup_import("binance", "tests/fixtures/binance_spot.ws", NULL, cap);
 	check_same(SPLIT);
 }
 
 static void test_csv_pipeline(void **state)
 {
 	(void)state;
-	import("csv-quotes", "tests/fixtures/truefx_usdjpy_1000.csv", "USD/JPY");
+	tsup_import("csv-quotes", "tests/fixtures/truefx_usdjpy_1000.csv", "USD/JPY", cap);
 	struct mdsink_state want;
 	static struct market_snap tops[64];
 	decode_alone(&want, tops, 64);

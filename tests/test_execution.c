@@ -63,9 +63,7 @@ static void gen_config(struct tp_config *cfg, const char *seg, const char *journ
 
 static void attach(struct seg *s, const char *name)
 {
-	char err[512];
-	struct seg_expect ex = { .allow_stale = true };
-	assert_int_equal(seg_attach(s, name, &ex, true, err, sizeof(err)), 0);
+	tsup_attach_wait(s, name, true, 1);
 }
 
 static void drop(struct seg *s, const char *name)
@@ -160,13 +158,7 @@ static void run_with_kills(const char *victim, uint64_t seed, qty_t want[TEXEC_M
 
 	/* Wait for the segment, then kill the victim every 60-250 ms while it runs. */
 	struct seg s;
-	char err[512];
-	struct seg_expect ex = { .allow_stale = true };
-	int tries = 0;
-	while (seg_attach(&s, seg, &ex, true, err, sizeof(err)) != 0) {
-		assert_true(++tries < 2000);
-		usleep(1000);
-	}
+	tsup_attach_wait(&s, seg, true, 2000);
 	const struct stats_block *st = tsup_stats_of(&s, victim);
 	unsigned kills = 0;
 	pid_t last = 0;
@@ -366,16 +358,10 @@ static void test_flatten(void **state)
 	gen_config(&cfg, seg, jpath, "4", TEXEC_SPLIT3, "");
 	pid_t sup = tsup_start(&cfg);
 	struct seg s;
-	char err[512];
-	struct seg_expect ex = { .allow_stale = true };
-	int tries = 0;
-	while (seg_attach(&s, seg, &ex, false, err, sizeof(err)) != 0) {
-		assert_true(++tries < 2000);
-		usleep(1000);
-	}
+	tsup_attach_wait(&s, seg, false, 2000);
 	/* Once some positions are held, halt (the generator stops) and flatten. */
 	const struct stats_block *rc = tsup_stats_of(&s, "reconciliation");
-	tries = 0;
+	int tries = 0;
 	while (tsup_reason(rc, "fill") < 10) {
 		assert_true(++tries < 5000);
 		usleep(1000);

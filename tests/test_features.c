@@ -99,21 +99,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void import(const char *format, const char *input, const char *symbol)
-{
-	struct import_opts o = { 0 };
-	struct import_stats st;
-	char err[512];
-	o.format = feed_format_parse(format);
-	o.in_path = input;
-	o.out_path = cap;
-	o.symbol = symbol;
-	int rc = import_run(&o, &st, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
-}
-
 /* What the decoder alone says, per symbol: quote/top events with a valid
  * mid (both sides present, ask > bid), trades, and the first and last such
  * quote in doubles. */
@@ -129,26 +114,12 @@ struct want {
 
 static void decode_alone(struct want *w)
 {
-	struct decoder_limits lim = { .max_symbols = 1024, .max_orders = 1 << 20, .max_levels = 1024 };
-	struct cap_reader r;
-	char err[512];
-	assert_int_equal(cap_open(&r, cap, err, sizeof(err)), 0);
-	enum feed_format f = (enum feed_format)r.hdr->format;
-	size_t sb = decoder_state_bytes(f, &lim), tb = symtab_bytes(lim.max_symbols);
-	void *state = aligned_alloc(64, (sb + 63) & ~(size_t)63);
-	struct symtab *syms = aligned_alloc(64, (tb + 63) & ~(size_t)63);
-	assert_int_equal(decoder_init(f, state, sb, &lim), 0);
-	assert_int_equal(symtab_init(syms, tb, lim.max_symbols), 0);
-	uint64_t reasons[DEC_R_MAX] = { 0 };
-	struct decoder_env env = { .symtab = syms, .reasons = reasons };
-	struct cap_view v;
-	struct md_out out;
+	struct tsup_decoder *d = tsup_decoder_open(cap);
 	memset(w, 0, sizeof(*w));
-	while (cap_next(&r, &v, err, sizeof(err)) == 1) {
-		if (decoder_decode(f, state, &env, v.data, v.len, v.recv_ns, &out) != DEC_OK)
-			continue;
-		for (uint32_t i = 0; i < out.n; i++) {
-			const struct msg_md *m = &out.ev[i];
+	const struct md_out *out;
+	while ((out = tsup_decoder_next(d)) != NULL) {
+		for (uint32_t i = 0; i < out->n; i++) {
+			const struct msg_md *m = &out->ev[i];
 			assert_true(m->hdr.symbol_id > 0 && m->hdr.symbol_id < MAX_SYMS);
 			struct want_sym *s = &w->sym[m->hdr.symbol_id];
 			if (m->kind == MD_TRADE) {
@@ -160,7 +131,7 @@ static void decode_alone(struct want *w)
 				w->no_mid++;
 				continue;
 			}
-			unsigned scale = symtab_get(syms, m->hdr.symbol_id)->px_scale;
+			unsigned scale = symtab_get(tsup_decoder_symtab(d), m->hdr.symbol_id)->px_scale;
 			double b = (double)m->bid_px / pow(10, scale), a = (double)m->ask_px / pow(10, scale);
 			if (!s->quotes)
 				s->first_bid = b, s->first_ask = a;
@@ -169,40 +140,25 @@ static void decode_alone(struct want *w)
 			w->quotes++;
 		}
 	}
-	cap_close(&r);
-	free(state);
-	free(syms);
+	tsup_decoder_close(d);
 }
 
 static void run_pipeline(const char *features, const char *placement, struct fvsink_state *got,
 			  uint64_t *reasons)
 {
 	static struct tp_config cfg;
-	char json[4096], err[CONFIG_ERR_MAX];
-	snprintf(json, sizeof(json),
-		 "{'pipeline':{'name':'f','id':5},'segment':{'name':'%s','hugepages':'off'},"
-		 "'rings':{'capacity':1024,'raw_bytes':1048576,'raw_max_record':131072},"
-		 "'feed':{'max_symbols':1024,'max_orders':1048576,'max_levels':1024},"
-		 "'features':%s,'replay':{'file':'%s'},'processes':[%s]}", segname, features, cap, placement);
-	for (char *q = json; *q; q++)
-		if (*q == '\'')
-			*q = '"';
-	struct config_opts co = { .ncpus = 2 };
-	int rc = config_parse(json, strlen(json), "test.json", &cfg, &co, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
+	tsup_config(&cfg,
+		    "{'pipeline':{'name':'f','id':5},'segment':{'name':'%s','hugepages':'off'},"
+		    "'rings':{'capacity':1024,'raw_bytes':1048576,'raw_max_record':131072},"
+		    "'feed':{'max_symbols':1024,'max_orders':1048576,'max_levels':1024},"
+		    "'features':%s,'replay':{'file':'%s'},'processes':[%s]}", segname, features, cap, placement);
 	sink_expected_n = (uint16_t)cfg.features.n_list;
 	tsup_run(&cfg);
 
 	struct seg s;
-	struct seg_expect ex = { .allow_stale = true };
-	uint64_t off;
-	assert_int_equal(seg_attach(&s, segname, &ex, true, err, sizeof(err)), 0);
-	assert_int_equal(seg_find(&s, "state.tfvsink", SEG_KIND_STATE, &off, NULL), 0);
-	memcpy(got, (uint8_t *)seg_ptr(&s, off) + sizeof(struct stage_progress), sizeof(*got));
-	assert_int_equal(seg_find(&s, "stats.features", SEG_KIND_STATS, &off, NULL), 0);
-	const struct stats_block *st = seg_ptr(&s, off);
+	tsup_attach_wait(&s, segname, true, 1);
+	tsup_state_of(&s, "tfvsink", got, sizeof(*got));
+	const struct stats_block *st = tsup_stats_of(&s, "features");
 	assert_int_equal(load_relaxed(&st->errors), 0);
 	for (int r = 1; r < FEAT_R_MAX; r++)
 		reasons[r] = load_relaxed(&st->reason[r - 1]);
@@ -253,7 +209,7 @@ static void test_coinbase_quote_features(void **state)
 	static struct want w;
 	static struct fvsink_state got;
 	uint64_t reasons[FEAT_R_MAX] = { 0 };
-	import("coinbase", "tests/fixtures/coinbase_l2_ticker_first2000.ws", NULL);
+	tsup_import_coinbase(cap);
 	decode_alone(&w);
 	run_pipeline(QUOTE_ONLY, SPLIT, &got, reasons);
 	check_common(&w, &got, reasons);
@@ -289,7 +245,7 @@ static void test_coinbase_default_list(void **state)
 	static struct want w;
 	static struct fvsink_state got;
 	uint64_t reasons[FEAT_R_MAX] = { 0 };
-	import("coinbase", "tests/fixtures/coinbase_l2_ticker_first2000.ws", NULL);
+	tsup_import_coinbase(cap);
 	decode_alone(&w);
 	/* The default list (13 features; flow needs 50 trades, so every symbol stays warm here). */
 	run_pipeline("{}", ONE, &got, reasons);
@@ -307,7 +263,7 @@ static void test_coinbase_trade_features(void **state)
 	static struct want w;
 	static struct fvsink_state got;
 	uint64_t reasons[FEAT_R_MAX] = { 0 };
-	import("coinbase", "tests/fixtures/coinbase_l2_ticker_first2000.ws", NULL);
+	tsup_import_coinbase(cap);
 	decode_alone(&w);
 	/* flow over 1 trade and zscore_vwap: a symbol clears warm-up only after a trade. */
 	run_pipeline("{'list':['mid','flow','zscore_vwap','ret_2'],'flow_span':1,'zscore':4}", SPLIT, &got, reasons);

@@ -36,8 +36,20 @@ static void *xalloc(size_t bytes)
 	return p;
 }
 
+/* The default paper params (paper_params_default). */
+static struct paper_params fx_params(void)
+{
+	struct paper_params p;
+	paper_params_default(&p);
+	return p;
+}
+
+/* A paper broker over the FX symbols with params `p` (NULL: fx_params()). */
 static void fx_init(struct fx *f, const struct paper_params *p)
 {
+	struct paper_params def = fx_params();
+	if (!p)
+		p = &def;
 	memset(f, 0, sizeof(*f));
 	f->s_bytes = symtab_bytes(8);
 	f->s = xalloc(f->s_bytes);
@@ -116,11 +128,6 @@ static void expect_ev(const struct broker_event *e, const char *id, uint8_t kind
 	assert_int_equal(e->cum_qty, cum);
 }
 
-static void params(struct paper_params *p)
-{
-	paper_params_default(p);
-}
-
 /* ---- tests ---- */
 
 static void test_init_errors(void **state)
@@ -161,8 +168,7 @@ static void test_init_errors(void **state)
 static void test_marketable_slippage(void **state)
 {
 	(void)state;
-	struct paper_params p;
-	params(&p);
+	struct paper_params p = fx_params();
 	p.slippage_bps_milli = 10000;          /* 10 bp */
 	struct fx f;
 	fx_init(&f, &p);
@@ -203,10 +209,8 @@ static void test_marketable_slippage(void **state)
 static void test_zero_slippage_at_touch(void **state)
 {
 	(void)state;
-	struct paper_params p;
-	params(&p);
 	struct fx f;
-	fx_init(&f, &p);
+	fx_init(&f, NULL);
 	struct broker_event ev[16];
 	quote(&f, 1, 10000, 50, 10010, 50);
 	submit(&f, "B", 1, BROKER_BUY, 3, 10010, 0);   /* limit == ask crosses */
@@ -222,8 +226,7 @@ static void test_zero_slippage_at_touch(void **state)
 static void test_resting_then_cross(void **state)
 {
 	(void)state;
-	struct paper_params p;
-	params(&p);
+	struct paper_params p = fx_params();
 	p.slippage_bps_milli = 10000;          /* makers pay none */
 	p.queue_model = 0;
 	struct fx f;
@@ -252,8 +255,7 @@ static void test_resting_then_cross(void **state)
 static void test_latency(void **state)
 {
 	(void)state;
-	struct paper_params p;
-	params(&p);
+	struct paper_params p = fx_params();
 	p.latency_ns = 1000;
 	struct fx f;
 	fx_init(&f, &p);
@@ -288,10 +290,8 @@ static void test_latency(void **state)
 static void test_partial_fills(void **state)
 {
 	(void)state;
-	struct paper_params p;
-	params(&p);
 	struct fx f;
-	fx_init(&f, &p);
+	fx_init(&f, NULL);
 	struct broker_event ev[16];
 
 	/* At most the displayed top size, once per market update. */
@@ -325,7 +325,7 @@ static void test_partial_fills(void **state)
 	fx_free(&f);
 
 	/* A per-poll fraction cap: ceil(10 * 25%) = 3 per poll. */
-	params(&p);
+	struct paper_params p = fx_params();
 	p.cap_to_top = 0;
 	p.max_fill_ppm = 250000;
 	fx_init(&f, &p);
@@ -346,10 +346,8 @@ static void test_partial_fills(void **state)
 static void test_queue_model(void **state)
 {
 	(void)state;
-	struct paper_params p;
-	params(&p);
 	struct fx f;
-	fx_init(&f, &p);
+	fx_init(&f, NULL);
 	struct broker_event ev[16];
 
 	quote(&f, 1, 10000, 40, 10010, 50);
@@ -395,10 +393,8 @@ static void test_queue_model(void **state)
 static void test_rejects(void **state)
 {
 	(void)state;
-	struct paper_params p;
-	params(&p);
 	struct fx f;
-	fx_init(&f, &p);
+	fx_init(&f, NULL);
 	struct broker_event ev[16];
 
 	quote(&f, 1, 10000, 40, 10010, 50);
@@ -460,8 +456,7 @@ static void test_rejects(void **state)
 static void test_id_space(void **state)
 {
 	(void)state;
-	struct paper_params p;
-	params(&p);
+	struct paper_params p = fx_params();
 	p.max_ids = 4;                         /* 3 usable */
 	struct fx f;
 	fx_init(&f, &p);
@@ -480,10 +475,8 @@ static void test_id_space(void **state)
 static void test_cancel_expiry(void **state)
 {
 	(void)state;
-	struct paper_params p;
-	params(&p);
 	struct fx f;
-	fx_init(&f, &p);
+	fx_init(&f, NULL);
 	struct broker_event ev[16];
 	char id[BROKER_ID_LEN] = "C1";
 
@@ -532,8 +525,7 @@ static void test_cancel_expiry(void **state)
 	expect_ev(&ev[1], "I2", BROKER_EV_EXPIRED, 0, 0, 100, 0);
 
 	/* Cancel before arrival: accepted, then canceled, no fill. */
-	struct paper_params pl;
-	params(&pl);
+	struct paper_params pl = fx_params();
 	pl.latency_ns = 100;
 	fx_free(&f);
 	fx_init(&f, &pl);
@@ -555,8 +547,7 @@ static void test_cancel_expiry(void **state)
 static void test_positions_round_trip(void **state)
 {
 	(void)state;
-	struct paper_params p;
-	params(&p);
+	struct paper_params p = fx_params();
 	p.cap_to_top = 0;
 	struct fx f;
 	fx_init(&f, &p);
@@ -609,8 +600,7 @@ static void test_positions_round_trip(void **state)
 static void test_back_pressure(void **state)
 {
 	(void)state;
-	struct paper_params p;
-	params(&p);
+	struct paper_params p = fx_params();
 	p.max_orders = 2;
 	p.max_events = 3;
 	struct fx f;
@@ -647,8 +637,7 @@ static void test_back_pressure(void **state)
 
 static int run_session(uint64_t seed, struct broker_event *out, int cap)
 {
-	struct paper_params p;
-	params(&p);
+	struct paper_params p = fx_params();
 	p.latency_ns = 300;
 	p.slippage_bps_milli = 2500;
 	p.max_fill_ppm = 400000;

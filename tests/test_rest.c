@@ -493,6 +493,19 @@ static struct rest *adapter(const struct sim *s, const char *ca, uint32_t halt_a
 	return r;
 }
 
+/* Starts simulator `name` with `flags`, sends stderr to `log` = dir/`log_name`.log,
+ * resets the order table and returns an adapter on the simulator (as adapter() makes it). */
+static struct rest *sim_adapter(struct sim *s, char log[static 256], const char *name, const char *flags,
+				const char *log_name, const char *ca, uint32_t halt_after, uint32_t max_retries)
+{
+	snprintf(log, 256, "%s/%s.log", dir, log_name);
+	sim_start(s, name, flags);
+	stderr_to(log);
+	struct rest *r = adapter(s, ca, halt_after, max_retries, false);
+	tord_reset();
+	return r;
+}
+
 static int positions_ready_r_n;
 static struct rest *positions_r;
 static struct broker_position positions_out[64];
@@ -654,13 +667,9 @@ static void test_orders_fills_cancels_positions(void **state)
 	(void)state;
 	struct sim s;
 	char log[256];
-	snprintf(log, sizeof(log), "%s/adapter1.log", dir);
-	sim_start(&s, "sim1", "--max-fill 0.5");
-	stderr_to(log);
-	struct rest *r = adapter(&s, cert, 8, 3, false);
+	struct rest *r = sim_adapter(&s, log, "sim1", "--max-fill 0.5", "adapter1", cert, 8, 3);
 	struct broker b;
 	rest_broker(r, &b);
-	tord_reset();
 	uint32_t a = sym_ids[0], c = sym_ids[1];
 	/* 0: a crossing buy: half fills (max-fill 0.5), the rest rests. 1: a passive sell. */
 	submit(r, 0, a, BROKER_BUY, true, BROKER_TIF_GTC);
@@ -805,16 +814,13 @@ static void fault_case(const char *name, const char *flags, const char *injected
 		       uint32_t timeout_ms)
 {
 	struct sim s;
-	char log[256];
-	snprintf(log, sizeof(log), "%s/fault-%s.log", dir, name);
-	sim_start(&s, name, flags);
-	stderr_to(log);
+	char log[256], log_name[64];
+	snprintf(log_name, sizeof(log_name), "fault-%s", name);
 	request_timeout_ms = timeout_ms;
-	struct rest *r = adapter(&s, cert, 1000, 1000, false);
+	struct rest *r = sim_adapter(&s, log, name, flags, log_name, cert, 1000, 1000);
 	request_timeout_ms = 2000;
 	struct broker b;
 	rest_broker(r, &b);
-	tord_reset();
 	const int N = 30;
 	for (int k = 0; k < N; k++)
 		submit(r, k, sym_ids[k % NSYM], k % 2 ? BROKER_SELL : BROKER_BUY, k % 3 != 2, BROKER_TIF_GTC);
@@ -884,13 +890,9 @@ static void test_persistent_failure_trips(void **state)
 	(void)state;
 	struct sim s;
 	char log[256];
-	snprintf(log, sizeof(log), "%s/trip.log", dir);
-	sim_start(&s, "simtrip", "--rate-5xx 1");
-	stderr_to(log);
-	struct rest *r = adapter(&s, cert, 4, 3, false);
+	struct rest *r = sim_adapter(&s, log, "simtrip", "--rate-5xx 1", "trip", cert, 4, 3);
 	struct broker b;
 	rest_broker(r, &b);
-	tord_reset();
 	for (int k = 0; k < 6; k++)
 		submit(r, k, sym_ids[k % NSYM], BROKER_BUY, true, BROKER_TIF_GTC);
 	trip_r = r;
@@ -932,12 +934,8 @@ static void test_tls_verification_and_bad_keys(void **state)
 	(void)state;
 	struct sim s;
 	char log[256];
-	snprintf(log, sizeof(log), "%s/tls.log", dir);
-	sim_start(&s, "simtls", "");
-	stderr_to(log);
 	/* The system's CAs do not know the self-signed certificate: refused. */
-	struct rest *r = adapter(&s, NULL, 2, 1, false);
-	tord_reset();
+	struct rest *r = sim_adapter(&s, log, "simtls", "", "tls", NULL, 2, 1);
 	submit(r, 0, sym_ids[0], BROKER_BUY, true, BROKER_TIF_GTC);
 	trip_r = r;
 	assert_true(drive(r, 1000000, tripped, 10000));
@@ -1026,17 +1024,6 @@ static pid_t run_captured(const struct tp_config *cfg, const char *errpath)
 	return pid;
 }
 
-static void attach_wait(struct seg *s, const char *name)
-{
-	char err[512];
-	struct seg_expect ex = { .allow_stale = true };
-	int tries = 0;
-	while (seg_attach(s, name, &ex, true, err, sizeof(err)) != 0) {
-		assert_true(++tries < 4000);
-		usleep(1000);
-	}
-}
-
 static const struct control_block *control_of(const struct seg *s)
 {
 	uint64_t off;
@@ -1103,7 +1090,7 @@ static void test_pipeline_over_rest(void **state)
 		fail_msg("the pipeline exited %d: %s", rc, e ? e : "");
 	}
 	struct seg s;
-	attach_wait(&s, r.seg);
+	tsup_attach_wait(&s, r.seg, true, 4000);
 	struct texec_jsum j;
 	texec_read_journal(r.jpath, &j);
 	const struct stats_block *ex = tsup_stats_of(&s, "execution"), *rcs = tsup_stats_of(&s, "reconciliation");
@@ -1155,7 +1142,7 @@ static void test_pipeline_halts_on_persistent_failure(void **state)
 	sim_start(&sim, "simhalt", "");
 	pid_t sup = rest_run_start(&r, &cfg, &sim, 2, "halt", "2", 4);
 	struct seg s;
-	attach_wait(&s, r.seg);
+	tsup_attach_wait(&s, r.seg, true, 4000);
 	const struct control_block *cb = control_of(&s);
 	/* Some orders go through; then every request fails. */
 	int tries = 0;
@@ -1217,7 +1204,7 @@ static void test_pipeline_kill9_execution(void **state)
 	sim_start(&sim, "simkill", "--latency-ms 2");
 	pid_t sup = rest_run_start(&r, &cfg, &sim, 3, "kill", "4", 50);
 	struct seg s;
-	attach_wait(&s, r.seg);
+	tsup_attach_wait(&s, r.seg, true, 4000);
 	const struct stats_block *st = tsup_stats_of(&s, "execution");
 	uint64_t seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
 	print_message("seed %" PRIu64 "\n", seed);
