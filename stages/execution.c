@@ -309,19 +309,12 @@ static void cancel_order(struct stage_ctx *c, struct order *o, int ev)
 
 /* ---- the REST broker ---- */
 
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* A REST broker is real: its delays are wall time, so execution's clock
  * follows the host's wall clock (never backwards) rather than market time. */
 static void clock_follow_wall(struct exec_state *st)
 {
 	if (V.rest) {
-		uint64_t w = wall_ns();
+		uint64_t w = tsc_unix_ns();
 		if (w > st->clock_ns)
 			st->clock_ns = w;
 	}

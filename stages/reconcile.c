@@ -99,16 +99,9 @@ static unsigned decimals_of(const struct stage_ctx *c, uint32_t id)
 	return se ? (unsigned)se->px_scale + se->qty_scale : 0;
 }
 
-static uint64_t wall_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);    /* vDSO: no system call */
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void journal(struct stage_ctx *c, uint16_t type, const void *payload, uint32_t len)
 {
-	int64_t rc = jr_append(R.buf, c->undo, type, 1, payload, len, wall_now());
+	int64_t rc = jr_append(R.buf, c->undo, type, 1, payload, len, tsc_unix_ns());
 	if (rc < 0) {
 		/* Room for a whole unit was made before it began (ensure_room). */
 		fprintf(stderr, "tickpipe: reconciliation: journal append failed: %s\n", strerror((int)-rc));
