@@ -14,62 +14,18 @@
 
 #include "feed/binance.h"
 #include "feed/decimal.h"
+#include "tests/dec.h"
 #include "tests/support.h"
 
 #define FIXTURE "tests/fixtures/binance_spot.ws"
 
-struct dec {
-	void *state;
-	size_t bytes;
-	struct symtab *symtab;
-	uint64_t reasons[DEC_R_MAX];
-	struct decoder_env env;
-};
-
-static void *zalloc64(size_t bytes)
+static void dec_open(struct tdec *d, uint32_t max_symbols, uint32_t symtab_cap)
 {
-	void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-	assert_non_null(p);
-	memset(p, 0, bytes);
-	return p;
-}
-
-static void dec_open(struct dec *d, uint32_t max_symbols, uint32_t symtab_cap)
-{
-	memset(d, 0, sizeof(*d));
 	struct decoder_limits lim = { max_symbols, 0, 0 };
-	d->bytes = binance_state_bytes(&lim);
+	tdec_open(d, FEED_BINANCE, &lim, symtab_cap);
 	assert_true(d->bytes > BINANCE_ARENA_BYTES);
-	d->state = zalloc64(d->bytes);
-	assert_int_equal(binance_init(d->state, d->bytes, &lim), 0);
-	size_t tb = symtab_bytes(symtab_cap);
-	d->symtab = zalloc64(tb);
-	assert_int_equal(symtab_init(d->symtab, tb, symtab_cap), 0);
-	d->env.symtab = d->symtab;
-	d->env.reasons = d->reasons;
-}
-
-static void dec_close(struct dec *d)
-{
-	free(d->state);
-	free(d->symtab);
-}
-
-static enum decode_reason dec_run(struct dec *d, const char *text, uint64_t recv_ns, struct md_out *out)
-{
-	memset(out, 0xA5, sizeof(*out));
-	enum decode_reason r = binance_decode(d->state, &d->env, (const uint8_t *)text, (uint32_t)strlen(text),
-					      recv_ns, out);
-	d->reasons[r]++;
-	if (r != DEC_OK)
-		assert_int_equal(out->n, 0);
-	assert_true(out->n <= 1);
-	for (uint32_t i = 0; i < out->n; i++) {
-		assert_int_equal(out->ev[i].hdr.type, MSG_MD);
-		assert_int_equal(out->ev[i].format, FEED_BINANCE);
-		assert_int_equal(out->ev[i].recv_ns, recv_ns);
-	}
-	return r;
+	assert_int_equal(d->bytes, binance_state_bytes(&lim));
+	d->max_events = 1;
 }
 
 /* Binance writes every price and quantity with exactly 8 decimals: the
@@ -110,7 +66,7 @@ static void test_fixture(void **state)
 	(void)state;
 	FILE *f = fopen(FIXTURE, "r");
 	assert_non_null(f);
-	struct dec d;
+	struct tdec d;
 	dec_open(&d, 8, 16);
 	char *line = NULL;
 	size_t cap = 0;
@@ -126,7 +82,7 @@ static void test_fixture(void **state)
 		rec += 2;
 		msgs++;
 		struct md_out out;
-		enum decode_reason r = dec_run(&d, rec, msgs, &out);
+		enum decode_reason r = tdec_run_str(&d, rec, msgs, &out);
 
 		cJSON *j = cJSON_Parse(rec);
 		assert_non_null(j);
@@ -212,51 +168,51 @@ static void test_fixture(void **state)
 	assert_int_equal(bs.agg_jumps, 0);
 	/* The largest message, a 529-byte depthUpdate, needed 4,352 arena bytes. */
 	assert_true(bs.arena_peak > 529 && bs.arena_peak < BINANCE_ARENA_BYTES / 8);
-	dec_close(&d);
+	tdec_close(&d);
 }
 
 static void test_gaps(void **state)
 {
 	(void)state;
-	struct dec d;
+	struct tdec d;
 	struct md_out out;
 	dec_open(&d, 8, 16);
 	/* bookTicker: jumps are normal, going back is counted and flagged. */
-	assert_int_equal(dec_run(&d, "{\"stream\":\"x@bookTicker\",\"data\":{\"u\":100,\"s\":\"XUSDT\",\"b\":\"1.00000000\","
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"x@bookTicker\",\"data\":{\"u\":100,\"s\":\"XUSDT\",\"b\":\"1.00000000\","
 				     "\"B\":\"2.00000000\",\"a\":\"1.10000000\",\"A\":\"3.00000000\"}}", 1, &out), DEC_OK);
 	assert_int_equal(out.ev[0].bid_px, 100000000);
 	assert_int_equal(out.ev[0].ask_qty, 300000000);
-	assert_int_equal(dec_run(&d, "{\"stream\":\"x@bookTicker\",\"data\":{\"u\":150,\"s\":\"XUSDT\",\"b\":\"1.00000000\","
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"x@bookTicker\",\"data\":{\"u\":150,\"s\":\"XUSDT\",\"b\":\"1.00000000\","
 				     "\"B\":\"2.00000000\",\"a\":\"1.10000000\",\"A\":\"3.00000000\"}}", 2, &out), DEC_OK);
 	assert_int_equal(out.ev[0].flags, 0);
 	assert_int_equal(d.reasons[DEC_R_GAP], 0);
-	assert_int_equal(dec_run(&d, "{\"stream\":\"x@bookTicker\",\"data\":{\"u\":149,\"s\":\"XUSDT\",\"b\":\"1.00000000\","
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"x@bookTicker\",\"data\":{\"u\":149,\"s\":\"XUSDT\",\"b\":\"1.00000000\","
 				     "\"B\":\"2.00000000\",\"a\":\"1.10000000\",\"A\":\"3.00000000\"}}", 3, &out), DEC_OK);
 	assert_int_equal(out.ev[0].flags, MD_F_GAP);
 	assert_int_equal(out.ev[0].venue_seq, 149);
 	assert_int_equal(d.reasons[DEC_R_GAP], 1);
 	/* depthUpdate: U must be the previous u + 1. */
-	assert_int_equal(dec_run(&d, "{\"stream\":\"x@depth\",\"data\":{\"e\":\"depthUpdate\",\"s\":\"XUSDT\",\"U\":10,\"u\":12,"
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"x@depth\",\"data\":{\"e\":\"depthUpdate\",\"s\":\"XUSDT\",\"U\":10,\"u\":12,"
 				     "\"b\":[],\"a\":[]}}", 4, &out), DEC_R_IGNORED);
-	assert_int_equal(dec_run(&d, "{\"stream\":\"x@depth\",\"data\":{\"e\":\"depthUpdate\",\"s\":\"XUSDT\",\"U\":13,\"u\":13,"
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"x@depth\",\"data\":{\"e\":\"depthUpdate\",\"s\":\"XUSDT\",\"U\":13,\"u\":13,"
 				     "\"b\":[],\"a\":[]}}", 5, &out), DEC_R_IGNORED);
 	assert_int_equal(d.reasons[DEC_R_GAP], 1);
-	assert_int_equal(dec_run(&d, "{\"stream\":\"x@depth\",\"data\":{\"e\":\"depthUpdate\",\"s\":\"XUSDT\",\"U\":15,\"u\":20,"
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"x@depth\",\"data\":{\"e\":\"depthUpdate\",\"s\":\"XUSDT\",\"U\":15,\"u\":20,"
 				     "\"b\":[],\"a\":[]}}", 6, &out), DEC_R_IGNORED);
 	assert_int_equal(d.reasons[DEC_R_GAP], 2);
-	assert_int_equal(dec_run(&d, "{\"stream\":\"x@depth\",\"data\":{\"e\":\"depthUpdate\",\"s\":\"XUSDT\",\"U\":21,\"u\":20,"
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"x@depth\",\"data\":{\"e\":\"depthUpdate\",\"s\":\"XUSDT\",\"U\":21,\"u\":20,"
 				     "\"b\":[],\"a\":[]}}", 7, &out), DEC_R_MALFORMED);    /* U > u */
 	/* aggTrade: id jumps are only reported (contiguity is not documented). */
-	assert_int_equal(dec_run(&d, "{\"stream\":\"x@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"s\":\"XUSDT\",\"a\":7,"
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"x@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"s\":\"XUSDT\",\"a\":7,"
 				     "\"p\":\"1.05000000\",\"q\":\"0.50000000\",\"m\":true}}", 8, &out), DEC_OK);
 	assert_int_equal(out.ev[0].aggressor, 'S');
 	assert_int_equal(out.ev[0].trade_px, 105000000);
 	assert_int_equal(out.ev[0].trade_qty, 50000000);
-	assert_int_equal(dec_run(&d, "{\"stream\":\"x@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"s\":\"XUSDT\",\"a\":8,"
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"x@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"s\":\"XUSDT\",\"a\":8,"
 				     "\"p\":\"1.05000000\",\"q\":\"0.50000000\",\"m\":false}}", 9, &out), DEC_OK);
 	assert_int_equal(out.ev[0].aggressor, 'B');
 	assert_int_equal(out.ev[0].flags, 0);
-	assert_int_equal(dec_run(&d, "{\"stream\":\"x@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"s\":\"XUSDT\",\"a\":10,"
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"x@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"s\":\"XUSDT\",\"a\":10,"
 				     "\"p\":\"1.05000000\",\"q\":\"0.50000000\",\"m\":false}}", 10, &out), DEC_OK);
 	assert_int_equal(out.ev[0].flags, 0);
 	assert_int_equal(out.ev[0].venue_seq, 10);
@@ -268,26 +224,26 @@ static void test_gaps(void **state)
 	assert_int_equal(bs.depth_gaps, 1);
 	assert_int_equal(bs.agg_jumps, 1);
 	/* A raw-stream payload (no combined-stream wrapper) decodes too. */
-	assert_int_equal(dec_run(&d, "{\"u\":151,\"s\":\"XUSDT\",\"b\":\"1.00000000\",\"B\":\"2.00000000\","
+	assert_int_equal(tdec_run_str(&d, "{\"u\":151,\"s\":\"XUSDT\",\"b\":\"1.00000000\",\"B\":\"2.00000000\","
 				     "\"a\":\"1.10000000\",\"A\":\"3.00000000\"}", 11, &out), DEC_OK);
 	assert_int_equal(out.ev[0].kind, MD_QUOTE);
 	/* An empty side: price and size 0. */
-	assert_int_equal(dec_run(&d, "{\"stream\":\"x@bookTicker\",\"data\":{\"u\":152,\"s\":\"XUSDT\",\"b\":\"0.00000000\","
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"x@bookTicker\",\"data\":{\"u\":152,\"s\":\"XUSDT\",\"b\":\"0.00000000\","
 				     "\"B\":\"0.00000000\",\"a\":\"1.10000000\",\"A\":\"3.00000000\"}}", 12, &out), DEC_OK);
 	assert_int_equal(out.ev[0].bid_px, 0);
 	assert_int_equal(out.ev[0].bid_qty, 0);
-	dec_close(&d);
+	tdec_close(&d);
 }
 
 static void test_bad_input(void **state)
 {
 	(void)state;
-	struct dec d;
+	struct tdec d;
 	struct md_out out;
 	dec_open(&d, 2, 16);
 	static const char good[] = "{\"stream\":\"x@bookTicker\",\"data\":{\"u\":100,\"s\":\"XUSDT\",\"b\":\"1.00000000\","
 				   "\"B\":\"2.00000000\",\"a\":\"1.10000000\",\"A\":\"3.00000000\"}}";
-	assert_int_equal(dec_run(&d, good, 1, &out), DEC_OK);
+	assert_int_equal(tdec_run_str(&d, good, 1, &out), DEC_OK);
 	static const struct {
 		const char *text;
 		enum decode_reason want;
@@ -338,7 +294,7 @@ static void test_bad_input(void **state)
 		  "\"B\":\"2.00000000\",\"a\":\"1.10000000\",\"A\":\"3.00000000\"}}", DEC_R_MALFORMED },  /* name too long */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		enum decode_reason r = dec_run(&d, bad[i].text, 2, &out);
+		enum decode_reason r = tdec_run_str(&d, bad[i].text, 2, &out);
 		if (r != bad[i].want)
 			print_error("bad input %zu: got reason %d, want %d: %s\n", i, (int)r, (int)bad[i].want,
 				    bad[i].text);
@@ -351,42 +307,42 @@ static void test_bad_input(void **state)
 	binance_stats(d.state, &bs);
 	assert_int_equal(bs.symbols, 1);
 	/* max_symbols 2: a second symbol fits, a third does not. */
-	assert_int_equal(dec_run(&d, "{\"stream\":\"y@bookTicker\",\"data\":{\"u\":1,\"s\":\"YUSDT\",\"b\":\"1.00000000\","
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"y@bookTicker\",\"data\":{\"u\":1,\"s\":\"YUSDT\",\"b\":\"1.00000000\","
 				     "\"B\":\"2.00000000\",\"a\":\"1.10000000\",\"A\":\"3.00000000\"}}", 3, &out), DEC_OK);
-	assert_int_equal(dec_run(&d, "{\"stream\":\"z@bookTicker\",\"data\":{\"u\":1,\"s\":\"ZUSDT\",\"b\":\"1.00000000\","
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"z@bookTicker\",\"data\":{\"u\":1,\"s\":\"ZUSDT\",\"b\":\"1.00000000\","
 				     "\"B\":\"2.00000000\",\"a\":\"1.10000000\",\"A\":\"3.00000000\"}}", 4, &out),
 			 DEC_R_SYMBOLS_FULL);
-	assert_int_equal(dec_run(&d, "{\"stream\":\"z@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"s\":\"ZUSDT\",\"a\":7,"
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"z@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"s\":\"ZUSDT\",\"a\":7,"
 				     "\"p\":\"1.05000000\",\"q\":\"0.50000000\",\"m\":true}}", 5, &out), DEC_R_SYMBOLS_FULL);
 	/* A depth update of a symbol with no room is only ignored. */
-	assert_int_equal(dec_run(&d, "{\"stream\":\"z@depth\",\"data\":{\"e\":\"depthUpdate\",\"s\":\"ZUSDT\",\"U\":10,\"u\":12,"
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"z@depth\",\"data\":{\"e\":\"depthUpdate\",\"s\":\"ZUSDT\",\"U\":10,\"u\":12,"
 				     "\"b\":[],\"a\":[]}}", 6, &out), DEC_R_IGNORED);
 	assert_int_equal(symtab_count(d.symtab), 2);
 	/* The first symbol still decodes, its update id where it was. */
-	assert_int_equal(dec_run(&d, good, 7, &out), DEC_OK);
+	assert_int_equal(tdec_run_str(&d, good, 7, &out), DEC_OK);
 	assert_int_equal(out.ev[0].flags, 0);
 	assert_int_equal(d.reasons[DEC_R_GAP], 0);
-	dec_close(&d);
+	tdec_close(&d);
 
 	/* The symbol table full: 1 entry, taken by another venue. */
 	dec_open(&d, 4, 1);
 	assert_int_equal(symtab_intern(d.symtab, FEED_COINBASE, "BTC-USD", 7, 2, 8, 0), 1);
-	assert_int_equal(dec_run(&d, good, 1, &out), DEC_R_SYMBOLS_FULL);
-	dec_close(&d);
+	assert_int_equal(tdec_run_str(&d, good, 1, &out), DEC_R_SYMBOLS_FULL);
+	tdec_close(&d);
 
 	/* A symbol already in the table keeps its scales there (a restart). */
 	dec_open(&d, 4, 4);
 	uint32_t id = symtab_intern(d.symtab, FEED_BINANCE, "XUSDT", 5, 8, 8, 0);
-	assert_int_equal(dec_run(&d, good, 1, &out), DEC_OK);
+	assert_int_equal(tdec_run_str(&d, good, 1, &out), DEC_OK);
 	assert_int_equal(out.ev[0].hdr.symbol_id, id);
-	dec_close(&d);
+	tdec_close(&d);
 }
 
 /* A message bigger than the arena is refused; the next one decodes. */
 static void test_arena_limit(void **state)
 {
 	(void)state;
-	struct dec d;
+	struct tdec d;
 	struct md_out out;
 	dec_open(&d, 4, 16);
 	size_t levels = 20000, cap = 200 + levels * 40;
@@ -398,17 +354,17 @@ static void test_arena_limit(void **state)
 		n += (size_t)snprintf(big + n, cap - n, "%s[\"%zu.00000000\",\"1.00000000\"]", i ? "," : "", i + 1);
 	n += (size_t)snprintf(big + n, cap - n, "],\"a\":[]}}");
 	assert_true(n < cap);
-	assert_int_equal(dec_run(&d, big, 1, &out), DEC_R_MALFORMED);
+	assert_int_equal(tdec_run_str(&d, big, 1, &out), DEC_R_MALFORMED);
 	struct binance_stats bs;
 	binance_stats(d.state, &bs);
 	assert_int_equal(bs.arena_exhausted, 1);
 	cJSON *j = cJSON_Parse("[1,2]");        /* malloc hooks are back */
 	assert_non_null(j);
 	cJSON_Delete(j);
-	assert_int_equal(dec_run(&d, "{\"stream\":\"x@bookTicker\",\"data\":{\"u\":1,\"s\":\"XUSDT\",\"b\":\"1.00000000\","
+	assert_int_equal(tdec_run_str(&d, "{\"stream\":\"x@bookTicker\",\"data\":{\"u\":1,\"s\":\"XUSDT\",\"b\":\"1.00000000\","
 				     "\"B\":\"2.00000000\",\"a\":\"1.10000000\",\"A\":\"3.00000000\"}}", 2, &out), DEC_OK);
 	free(big);
-	dec_close(&d);
+	tdec_close(&d);
 }
 
 static void test_limits(void **state)

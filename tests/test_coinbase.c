@@ -14,6 +14,7 @@
 
 #include "feed/coinbase.h"
 #include "feed/decimal.h"
+#include "tests/dec.h"
 #include "tests/support.h"
 
 #define FIXTURE "tests/fixtures/coinbase_l2_ticker_first2000.ws"
@@ -62,65 +63,15 @@ static void fixture_free(struct fixture *fx)
 
 /* ---- a decoder with its symbol table ---- */
 
-struct dec {
-	void *state;
-	size_t bytes;
-	struct symtab *symtab;
-	uint64_t reasons[DEC_R_MAX];
-	struct decoder_env env;
-	struct decoder_limits lim;
-};
-
-static void *zalloc64(size_t bytes)
+static void dec_open(struct tdec *d, uint32_t max_symbols, uint32_t max_levels, uint32_t symtab_cap)
 {
-	void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-	assert_non_null(p);
-	memset(p, 0, bytes);
-	return p;
+	struct decoder_limits lim = { .max_symbols = max_symbols, .max_levels = max_levels };
+	tdec_open(d, FEED_COINBASE, &lim, symtab_cap);
+	assert_int_equal(d->bytes, coinbase_state_bytes(&lim));
+	d->max_events = 1;
 }
 
-static void dec_open(struct dec *d, uint32_t max_symbols, uint32_t max_levels, uint32_t symtab_cap)
-{
-	memset(d, 0, sizeof(*d));
-	d->lim.max_symbols = max_symbols;
-	d->lim.max_levels = max_levels;
-	d->bytes = coinbase_state_bytes(&d->lim);
-	assert_true(d->bytes > 0);
-	d->state = zalloc64(d->bytes);
-	assert_int_equal(coinbase_init(d->state, d->bytes, &d->lim), 0);
-	size_t tb = symtab_bytes(symtab_cap);
-	d->symtab = zalloc64(tb);
-	assert_int_equal(symtab_init(d->symtab, tb, symtab_cap), 0);
-	d->env.symtab = d->symtab;
-	d->env.reasons = d->reasons;
-}
-
-static void dec_close(struct dec *d)
-{
-	free(d->state);
-	free(d->symtab);
-}
-
-/* Decodes one record and counts its reason as the decode stage does. */
-static enum decode_reason dec_run(struct dec *d, const char *text, uint64_t recv_ns, struct md_out *out)
-{
-	memset(out, 0xA5, sizeof(*out));
-	enum decode_reason r = coinbase_decode(d->state, &d->env, (const uint8_t *)text, (uint32_t)strlen(text),
-					       recv_ns, out);
-	d->reasons[r]++;
-	if (r != DEC_OK)
-		assert_int_equal(out->n, 0);
-	assert_true(out->n <= 1);
-	for (uint32_t i = 0; i < out->n; i++) {
-		assert_int_equal(out->ev[i].hdr.type, MSG_MD);
-		assert_int_equal(out->ev[i].format, FEED_COINBASE);
-		assert_int_equal(out->ev[i].recv_ns, recv_ns);
-		assert_true(out->ev[i].hdr.symbol_id >= 1 && out->ev[i].hdr.symbol_id <= symtab_count(d->symtab));
-	}
-	return r;
-}
-
-static uint32_t sym_id(const struct dec *d, const char *name)
+static uint32_t sym_id(const struct tdec *d, const char *name)
 {
 	return symtab_find(d->symtab, FEED_COINBASE, name, strlen(name));
 }
@@ -249,7 +200,7 @@ static void check_top(const struct msg_md *e, const struct ref_book *b, const st
 
 /* Every level the decoder holds equals the reference's level of the same
  * rank (the decoder may hold fewer: its best max_levels). */
-static void check_book(const struct dec *d, uint32_t id, struct ref_book *b, bool all)
+static void check_book(const struct tdec *d, uint32_t id, struct ref_book *b, bool all)
 {
 	struct coinbase_top top;
 	assert_int_equal(coinbase_book_top(d->state, id, &top), 0);
@@ -310,7 +261,7 @@ static void ref_load_side(struct ref_side *s, const cJSON *arr, const struct sym
 }
 
 /* Decodes rec and checks the outcome against the reference. */
-static void replay_one(struct dec *d, struct replay *rp, const char *rec, uint64_t recv_ns, bool full_depth)
+static void replay_one(struct tdec *d, struct replay *rp, const char *rec, uint64_t recv_ns, bool full_depth)
 {
 	struct md_out out;
 	cJSON *j = cJSON_Parse(rec);
@@ -330,7 +281,7 @@ static void replay_one(struct dec *d, struct replay *rp, const char *rec, uint64
 			before[1] = *pa;
 	}
 
-	enum decode_reason r = dec_run(d, rec, recv_ns, &out);
+	enum decode_reason r = tdec_run_str(d, rec, recv_ns, &out);
 	for (uint32_t i = 0; i < out.n; i++)
 		rp->kinds[out.ev[i].kind]++;
 	if (!id && pid)
@@ -436,7 +387,7 @@ static void test_fixture(void **state)
 	fixture_load(&fx, FIXTURE);
 	assert_int_equal(fx.n, 1996);            /* 2,000 lines less 4 connection/subscribe lines */
 
-	struct dec d;
+	struct tdec d;
 	dec_open(&d, 16, 4096, 64);
 	struct replay *rp = calloc(1, sizeof(*rp));
 	assert_non_null(rp);
@@ -513,7 +464,7 @@ static void test_fixture(void **state)
 
 	replay_free(rp);
 	free(rp);
-	dec_close(&d);
+	tdec_close(&d);
 	fixture_free(&fx);
 }
 
@@ -525,14 +476,14 @@ static void test_shallow_book(void **state)
 	(void)state;
 	struct fixture fx;
 	fixture_load(&fx, FIXTURE);
-	struct dec full, shallow;
+	struct tdec full, shallow;
 	dec_open(&full, 16, 4096, 64);
 	dec_open(&shallow, 16, 16, 64);
 	uint64_t tops_equal = 0, tops = 0;
 	for (size_t i = 0; i < fx.n; i++) {
 		struct md_out a, b;
-		enum decode_reason ra = dec_run(&full, fx.rec[i], i, &a);
-		enum decode_reason rb = dec_run(&shallow, fx.rec[i], i, &b);
+		enum decode_reason ra = tdec_run_str(&full, fx.rec[i], i, &a);
+		enum decode_reason rb = tdec_run_str(&shallow, fx.rec[i], i, &b);
 		assert_int_equal(ra, rb);
 		for (uint32_t id = 1; id <= symtab_count(full.symtab); id++) {
 			struct coinbase_top ft, st;
@@ -565,8 +516,8 @@ static void test_shallow_book(void **state)
 	assert_int_equal(shallow.reasons[DEC_R_LEVELS_FULL], cs.levels_dropped);
 	assert_int_equal(cs.levels_dropped, 500);
 	assert_int_equal(full.reasons[DEC_R_LEVELS_FULL], 0);
-	dec_close(&full);
-	dec_close(&shallow);
+	tdec_close(&full);
+	tdec_close(&shallow);
 	fixture_free(&fx);
 }
 
@@ -586,11 +537,11 @@ static void expect_top(const struct md_out *out, uint32_t flags, px_t bp, qty_t 
 static void test_book_updates(void **state)
 {
 	(void)state;
-	struct dec d;
+	struct tdec d;
 	struct md_out out;
 	dec_open(&d, 4, 8, 16);
 	/* Unsorted, with a duplicate price (the later wins) and a zero size. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"snapshot\",\"product_id\":\"T-USD\","
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"snapshot\",\"product_id\":\"T-USD\","
 				     "\"bids\":[[\"9.98\",\"1.0\"],[\"10.00\",\"2.5\"],[\"9.99\",\"0\"],[\"9.98\",\"3.0\"]],"
 				     "\"asks\":[[\"10.02\",\"1.5\"],[\"10.01\",\"0.5\"]]}", 1, &out), DEC_OK);
 	expect_top(&out, MD_F_SNAPSHOT, 1000, 25, 1001, 5);
@@ -609,27 +560,27 @@ static void test_book_updates(void **state)
 	assert_int_equal(qty, 30);
 
 	/* A change below the top: no event. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"T-USD\",\"changes\":[[\"buy\",\"9.97\",\"4.0\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"T-USD\",\"changes\":[[\"buy\",\"9.97\",\"4.0\"]]}",
 				 2, &out), DEC_OK);
 	assert_int_equal(out.n, 0);
 	/* Size at the top: an event. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"T-USD\",\"changes\":[[\"buy\",\"10.00\",\"2.0\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"T-USD\",\"changes\":[[\"buy\",\"10.00\",\"2.0\"]]}",
 				 3, &out), DEC_OK);
 	expect_top(&out, 0, 1000, 20, 1001, 5);
 	/* Remove the best ask; two changes, one event with the final top. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"T-USD\",\"changes\":"
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"T-USD\",\"changes\":"
 				     "[[\"sell\",\"10.01\",\"0\"],[\"buy\",\"10.01\",\"1.0\"]]}", 4, &out), DEC_OK);
 	expect_top(&out, 0, 1001, 10, 1002, 15);
 	/* Removing a level we do not hold changes nothing. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"T-USD\",\"changes\":[[\"sell\",\"11.00\",\"0\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"T-USD\",\"changes\":[[\"sell\",\"11.00\",\"0\"]]}",
 				 5, &out), DEC_OK);
 	assert_int_equal(out.n, 0);
 	/* Empty a side: its price and size are 0. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"T-USD\",\"changes\":[[\"sell\",\"10.02\",\"0\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"T-USD\",\"changes\":[[\"sell\",\"10.02\",\"0\"]]}",
 				 6, &out), DEC_OK);
 	expect_top(&out, 0, 1001, 10, 0, 0);
 	/* A new snapshot replaces the book, even with the same top. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"snapshot\",\"product_id\":\"T-USD\",\"bids\":[[\"10.01\",\"1.0\"]],"
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"snapshot\",\"product_id\":\"T-USD\",\"bids\":[[\"10.01\",\"1.0\"]],"
 				     "\"asks\":[]}", 7, &out), DEC_OK);
 	expect_top(&out, MD_F_SNAPSHOT, 1001, 10, 0, 0);
 	assert_int_equal(coinbase_book_top(d.state, id, &top), 0);
@@ -637,7 +588,7 @@ static void test_book_updates(void **state)
 	assert_int_equal(top.ask_levels, 0);
 	assert_int_equal(coinbase_book_top(d.state, id + 1, &top), -ENOENT);
 	assert_int_equal(coinbase_book_level(d.state, id + 1, COINBASE_BID, 0, &px, &qty), -ENOENT);
-	dec_close(&d);
+	tdec_close(&d);
 }
 
 /* A side of 4 levels: better levels push out the worst, the horizon keeps
@@ -645,10 +596,10 @@ static void test_book_updates(void **state)
 static void test_full_side(void **state)
 {
 	(void)state;
-	struct dec d;
+	struct tdec d;
 	struct md_out out;
 	dec_open(&d, 2, 4, 16);
-	assert_int_equal(dec_run(&d, "{\"type\":\"snapshot\",\"product_id\":\"F-USD\",\"bids\":[[\"10\",\"1\"],[\"9\",\"1\"],"
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"snapshot\",\"product_id\":\"F-USD\",\"bids\":[[\"10\",\"1\"],[\"9\",\"1\"],"
 				     "[\"8\",\"1\"],[\"7\",\"1\"],[\"6\",\"1\"],[\"5\",\"1\"]],\"asks\":[[\"11\",\"1\"]]}", 1, &out),
 			 DEC_OK);
 	assert_int_equal(d.reasons[DEC_R_LEVELS_FULL], 1);
@@ -657,26 +608,26 @@ static void test_full_side(void **state)
 	assert_int_equal(coinbase_book_top(d.state, id, &top), 0);
 	assert_int_equal(top.bid_levels, 4);
 	/* Beyond the horizon (7): dropped and counted, nothing held changes. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"6\",\"5\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"6\",\"5\"]]}",
 				 2, &out), DEC_OK);
 	assert_int_equal(out.n, 0);
 	assert_int_equal(d.reasons[DEC_R_LEVELS_FULL], 2);
 	/* Free a level, then a level beyond the horizon still is not taken. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"8\",\"0\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"8\",\"0\"]]}",
 				 3, &out), DEC_OK);
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"6\",\"5\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"6\",\"5\"]]}",
 				 4, &out), DEC_OK);
 	assert_int_equal(d.reasons[DEC_R_LEVELS_FULL], 3);
 	assert_int_equal(coinbase_book_top(d.state, id, &top), 0);
 	assert_int_equal(top.bid_levels, 3);
 	/* Inside the horizon it is. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"8\",\"2\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"8\",\"2\"]]}",
 				 5, &out), DEC_OK);
 	assert_int_equal(d.reasons[DEC_R_LEVELS_FULL], 3);
 	/* A better level on a full side pushes out the worst (7). */
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"10.5\",\"1\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"10.5\",\"1\"]]}",
 				 6, &out), DEC_R_MALFORMED);   /* 1 decimal at scale 0 */
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"9\",\"0\"],"
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"9\",\"0\"],"
 				     "[\"buy\",\"11\",\"0\"],[\"buy\",\"10\",\"3\"]]}", 7, &out), DEC_OK);
 	expect_top(&out, 0, 10, 3, 11, 1);
 	static const px_t want[] = { 10, 8, 7 };
@@ -688,14 +639,14 @@ static void test_full_side(void **state)
 		assert_int_equal(coinbase_book_level(d.state, id, COINBASE_BID, i, &px, &qty), 0);
 		assert_int_equal(px, want[i]);
 	}
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"9\",\"1\"],"
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"9\",\"1\"],"
 				     "[\"buy\",\"8\",\"1\"],[\"buy\",\"7\",\"1\"],[\"buy\",\"9\",\"4\"]]}", 8, &out), DEC_OK);
 	assert_int_equal(d.reasons[DEC_R_LEVELS_FULL], 3);
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"10\",\"0\"],"
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"10\",\"0\"],"
 				     "[\"buy\",\"12\",\"1\"]]}", 9, &out), DEC_OK);
 	assert_int_equal(d.reasons[DEC_R_LEVELS_FULL], 3);          /* 12, 9, 8, 7: room for 12 */
 	/* 13 is better than all on a full side: 7 leaves, the horizon moves to 8. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"13\",\"1\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"13\",\"1\"]]}",
 				 10, &out), DEC_OK);
 	assert_int_equal(d.reasons[DEC_R_LEVELS_FULL], 4);
 	static const px_t want2[] = { 13, 12, 9, 8 };
@@ -705,10 +656,10 @@ static void test_full_side(void **state)
 		assert_int_equal(coinbase_book_level(d.state, id, COINBASE_BID, i, &px, &qty), 0);
 		assert_int_equal(px, want2[i]);
 	}
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"7\",\"1\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"F-USD\",\"changes\":[[\"buy\",\"7\",\"1\"]]}",
 				 11, &out), DEC_OK);
 	assert_int_equal(d.reasons[DEC_R_LEVELS_FULL], 5);
-	dec_close(&d);
+	tdec_close(&d);
 }
 
 /* ---- bad input ---- */
@@ -719,7 +670,7 @@ struct book_copy {
 	uint32_t count;
 };
 
-static void books_copy(const struct dec *d, struct book_copy *c)
+static void books_copy(const struct tdec *d, struct book_copy *c)
 {
 	c->count = symtab_count(d->symtab);
 	for (uint32_t id = 1; id <= c->count && id < REF_MAX; id++) {
@@ -728,7 +679,7 @@ static void books_copy(const struct dec *d, struct book_copy *c)
 	}
 }
 
-static void books_same(const struct dec *d, const struct book_copy *c)
+static void books_same(const struct tdec *d, const struct book_copy *c)
 {
 	struct book_copy now;
 	books_copy(d, &now);
@@ -744,7 +695,7 @@ static void test_bad_input(void **state)
 	(void)state;
 	struct fixture fx;
 	fixture_load(&fx, FIXTURE);
-	struct dec d;
+	struct tdec d;
 	dec_open(&d, 16, 4096, 64);
 	struct replay *rp = calloc(1, sizeof(*rp));
 	assert_non_null(rp);
@@ -818,7 +769,7 @@ static void test_bad_input(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct md_out out;
 		uint64_t gaps = d.reasons[DEC_R_GAP];
-		enum decode_reason r = dec_run(&d, bad[i].text, 1, &out);
+		enum decode_reason r = tdec_run_str(&d, bad[i].text, 1, &out);
 		if (r != bad[i].want)
 			print_error("bad input %zu: got reason %d, want %d: %s\n", i, (int)r, (int)bad[i].want,
 				    bad[i].text);
@@ -844,13 +795,13 @@ static void test_bad_input(void **state)
 	uint32_t nmr = sym_id(&d, "NMR-EUR");
 	struct coinbase_top top;
 	assert_int_equal(coinbase_book_top(d.state, nmr, &top), 0);
-	assert_int_equal(dec_run(&d, "{\"type\":\"snapshot\",\"product_id\":\"NMR-EUR\",\"bids\":[[\"67.0000\",\"1.000\"]],"
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"snapshot\",\"product_id\":\"NMR-EUR\",\"bids\":[[\"67.0000\",\"1.000\"]],"
 				     "\"asks\":[[\"67.1\",\"-1\"]]}", 1, &out), DEC_R_ABSURD_SIZE);
 	assert_int_equal(coinbase_book_top(d.state, nmr, &top), -ENOENT);
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"NMR-EUR\",\"changes\":[[\"buy\",\"66.0000\",\"1.000\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"NMR-EUR\",\"changes\":[[\"buy\",\"66.0000\",\"1.000\"]]}",
 				 1, &out), DEC_R_UNKNOWN_SYMBOL);
 	/* Trades of a product without a book still decode. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"match\",\"product_id\":\"NMR-EUR\",\"sequence\":471056950,\"price\":\"67.02\","
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"match\",\"product_id\":\"NMR-EUR\",\"sequence\":471056950,\"price\":\"67.02\","
 				     "\"side\":\"sell\",\"size\":\"0.5\"}", 1, &out), DEC_OK);
 	assert_int_equal(out.ev[0].aggressor, 'B');
 	assert_int_equal(out.ev[0].trade_px, 670200);
@@ -859,22 +810,22 @@ static void test_bad_input(void **state)
 	 * gap (counted, event used and flagged); the same trade again is a
 	 * duplicate. */
 	uint64_t gaps = d.reasons[DEC_R_GAP];
-	assert_int_equal(dec_run(&d, "{\"type\":\"ticker\",\"product_id\":\"NMR-EUR\",\"sequence\":471000000,\"price\":\"67.02\","
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"ticker\",\"product_id\":\"NMR-EUR\",\"sequence\":471000000,\"price\":\"67.02\","
 				     "\"side\":\"buy\",\"last_size\":\"0.25\",\"best_bid\":\"67.0000\",\"best_ask\":\"67.0300\"}",
 				 1, &out), DEC_OK);
 	assert_int_equal(d.reasons[DEC_R_GAP], gaps + 1);
 	assert_int_equal(out.ev[0].flags, MD_F_GAP);
 	assert_int_equal(out.ev[0].aggressor, 'B');
 	assert_int_equal(out.ev[0].venue_seq, 471000000);
-	assert_int_equal(dec_run(&d, "{\"type\":\"ticker\",\"product_id\":\"NMR-EUR\",\"sequence\":471056950,\"price\":\"67.02\","
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"ticker\",\"product_id\":\"NMR-EUR\",\"sequence\":471056950,\"price\":\"67.02\","
 				     "\"side\":\"buy\",\"last_size\":\"0.5\"}", 1, &out), DEC_R_IGNORED);
 	/* A ticker without a trade in it. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"ticker\",\"product_id\":\"NMR-EUR\",\"sequence\":471056951,\"price\":\"67.02\"}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"ticker\",\"product_id\":\"NMR-EUR\",\"sequence\":471056951,\"price\":\"67.02\"}",
 				 1, &out), DEC_R_IGNORED);
 	/* Find the product's original snapshot and restore it. */
 	for (size_t i = 0; i < half; i++)
 		if (strstr(fx.rec[i], "\"type\":\"snapshot\",\"product_id\":\"NMR-EUR\"")) {
-			assert_int_equal(dec_run(&d, fx.rec[i], 1, &out), DEC_OK);
+			assert_int_equal(tdec_run_str(&d, fx.rec[i], 1, &out), DEC_OK);
 			cJSON *j = cJSON_Parse(fx.rec[i]);
 			const struct sym_entry *se = symtab_get(d.symtab, nmr);
 			ref_load_side(&rp->book[nmr].side[0], cJSON_GetObjectItemCaseSensitive(j, "bids"), se);
@@ -906,7 +857,7 @@ static void test_bad_input(void **state)
 	assert_int_equal(rp->book[nmr].n_live, 5);
 	replay_free(rp);
 	free(rp);
-	dec_close(&d);
+	tdec_close(&d);
 	fixture_free(&fx);
 }
 
@@ -914,12 +865,12 @@ static void test_bad_input(void **state)
 static void test_symbols_full(void **state)
 {
 	(void)state;
-	struct dec d;
+	struct tdec d;
 	struct md_out out;
 	dec_open(&d, 2, 4, 16);
-	assert_int_equal(dec_run(&d, "{\"type\":\"snapshot\",\"product_id\":\"A-USD\",\"bids\":[[\"1.00\",\"1\"]],\"asks\":[]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"snapshot\",\"product_id\":\"A-USD\",\"bids\":[[\"1.00\",\"1\"]],\"asks\":[]}",
 				 1, &out), DEC_OK);
-	assert_int_equal(dec_run(&d, "{\"type\":\"match\",\"product_id\":\"B-USD\",\"sequence\":5,\"price\":\"2.5\","
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"match\",\"product_id\":\"B-USD\",\"sequence\":5,\"price\":\"2.5\","
 				     "\"side\":\"buy\",\"size\":\"3\"}", 2, &out), DEC_OK);
 	assert_int_equal(out.ev[0].aggressor, 'S');
 	/* A match shows no padded decimals: both scales fall back to 8. */
@@ -927,39 +878,39 @@ static void test_symbols_full(void **state)
 	assert_int_equal(e->px_scale, COINBASE_SCALE_FALLBACK);
 	assert_int_equal(e->qty_scale, COINBASE_SCALE_FALLBACK);
 	assert_int_equal(out.ev[0].trade_px, 250000000);
-	assert_int_equal(dec_run(&d, "{\"type\":\"snapshot\",\"product_id\":\"C-USD\",\"bids\":[[\"1.00\",\"1\"]],\"asks\":[]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"snapshot\",\"product_id\":\"C-USD\",\"bids\":[[\"1.00\",\"1\"]],\"asks\":[]}",
 				 3, &out), DEC_R_SYMBOLS_FULL);
-	assert_int_equal(dec_run(&d, "{\"type\":\"ticker\",\"product_id\":\"C-USD\",\"sequence\":5,\"price\":\"2.5\","
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"ticker\",\"product_id\":\"C-USD\",\"sequence\":5,\"price\":\"2.5\","
 				     "\"side\":\"buy\",\"last_size\":\"3\",\"best_bid\":\"2.40\",\"best_ask\":\"2.60\"}", 4, &out),
 			 DEC_R_SYMBOLS_FULL);
 	assert_int_equal(symtab_count(d.symtab), 2);
 	/* The known ones still work. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"A-USD\",\"changes\":[[\"sell\",\"1.10\",\"2\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"A-USD\",\"changes\":[[\"sell\",\"1.10\",\"2\"]]}",
 				 5, &out), DEC_OK);
 	expect_top(&out, 0, 100, 1, 110, 2);
 	struct coinbase_stats cs;
 	coinbase_stats(d.state, &cs);
 	assert_int_equal(cs.products, 2);
-	dec_close(&d);
+	tdec_close(&d);
 
 	/* The symbol table is the limit: 1 entry, and it is taken. */
 	dec_open(&d, 8, 4, 1);
 	assert_int_equal(symtab_intern(d.symtab, FEED_BINANCE, "BTCUSDT", 7, 8, 8, 0), 1);
-	assert_int_equal(dec_run(&d, "{\"type\":\"snapshot\",\"product_id\":\"A-USD\",\"bids\":[[\"1.00\",\"1\"]],\"asks\":[]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"snapshot\",\"product_id\":\"A-USD\",\"bids\":[[\"1.00\",\"1\"]],\"asks\":[]}",
 				 1, &out), DEC_R_SYMBOLS_FULL);
 	coinbase_stats(d.state, &cs);
 	assert_int_equal(cs.products, 0);
-	dec_close(&d);
+	tdec_close(&d);
 
 	/* A product already in the symbol table (a restarted decoder) keeps
 	 * the scales it has there. */
 	dec_open(&d, 8, 4, 16);
 	uint32_t id = symtab_intern(d.symtab, FEED_COINBASE, "A-USD", 5, 3, 2, 0);
-	assert_int_equal(dec_run(&d, "{\"type\":\"snapshot\",\"product_id\":\"A-USD\",\"bids\":[[\"1.00\",\"1\"]],\"asks\":[]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"snapshot\",\"product_id\":\"A-USD\",\"bids\":[[\"1.00\",\"1\"]],\"asks\":[]}",
 				 1, &out), DEC_OK);
 	assert_int_equal(out.ev[0].hdr.symbol_id, id);
 	expect_top(&out, MD_F_SNAPSHOT, 1000, 100, 0, 0);
-	dec_close(&d);
+	tdec_close(&d);
 }
 
 /* A snapshot bigger than the JSON arena is refused without allocating,
@@ -967,12 +918,12 @@ static void test_symbols_full(void **state)
 static void test_arena_limit(void **state)
 {
 	(void)state;
-	struct dec d;
+	struct tdec d;
 	struct md_out out;
 	dec_open(&d, 4, 64, 16);
-	assert_int_equal(dec_run(&d, "{\"type\":\"snapshot\",\"product_id\":\"BIG-USD\",\"bids\":[[\"1.00\",\"1.0\"]],"
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"snapshot\",\"product_id\":\"BIG-USD\",\"bids\":[[\"1.00\",\"1.0\"]],"
 				     "\"asks\":[[\"2.00\",\"1.0\"]]}", 1, &out), DEC_OK);
-	assert_int_equal(dec_run(&d, "{\"type\":\"snapshot\",\"product_id\":\"SMALL-USD\",\"bids\":[[\"1.00\",\"1\"]],"
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"snapshot\",\"product_id\":\"SMALL-USD\",\"bids\":[[\"1.00\",\"1\"]],"
 				     "\"asks\":[[\"2.00\",\"1\"]]}", 1, &out), DEC_OK);
 	/* ~25 bytes and ~230 arena bytes per level: 10,000 levels need 2.3 MB. */
 	size_t levels = 10000, cap = 100 + levels * 32;
@@ -983,7 +934,7 @@ static void test_arena_limit(void **state)
 		n += (size_t)snprintf(big + n, cap - n, "%s[\"%zu.%02zu\",\"1.5\"]", i ? "," : "", 1 + i / 100, i % 100);
 	n += (size_t)snprintf(big + n, cap - n, "],\"asks\":[]}");
 	assert_true(n < cap);
-	assert_int_equal(dec_run(&d, big, 2, &out), DEC_R_MALFORMED);
+	assert_int_equal(tdec_run_str(&d, big, 2, &out), DEC_R_MALFORMED);
 	struct coinbase_stats cs;
 	coinbase_stats(d.state, &cs);
 	assert_int_equal(cs.arena_exhausted, 1);
@@ -995,23 +946,23 @@ static void test_arena_limit(void **state)
 	assert_non_null(j);
 	cJSON_Delete(j);
 	/* The next messages decode. */
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"SMALL-USD\",\"changes\":[[\"buy\",\"1.50\",\"2\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"SMALL-USD\",\"changes\":[[\"buy\",\"1.50\",\"2\"]]}",
 				 3, &out), DEC_OK);
 	expect_top(&out, 0, 150, 2, 200, 1);
-	assert_int_equal(dec_run(&d, "{\"type\":\"l2update\",\"product_id\":\"BIG-USD\",\"changes\":[[\"buy\",\"1.50\",\"2\"]]}",
+	assert_int_equal(tdec_run_str(&d, "{\"type\":\"l2update\",\"product_id\":\"BIG-USD\",\"changes\":[[\"buy\",\"1.50\",\"2\"]]}",
 				 4, &out), DEC_R_UNKNOWN_SYMBOL);
 	/* A snapshot of 2,000 levels (about the sample's largest) fits. */
 	n = (size_t)snprintf(big, cap, "{\"type\":\"snapshot\",\"product_id\":\"BIG-USD\",\"bids\":[");
 	for (size_t i = 0; i < 2000; i++)
 		n += (size_t)snprintf(big + n, cap - n, "%s[\"%zu.%02zu\",\"1.5\"]", i ? "," : "", 100 - i / 100, 99 - i % 100);
 	n += (size_t)snprintf(big + n, cap - n, "],\"asks\":[]}");
-	assert_int_equal(dec_run(&d, big, 5, &out), DEC_OK);
+	assert_int_equal(tdec_run_str(&d, big, 5, &out), DEC_OK);
 	expect_top(&out, MD_F_SNAPSHOT, 10099, 15, 0, 0);
 	assert_int_equal(d.reasons[DEC_R_LEVELS_FULL], 1);         /* 64 levels kept of 2,000 */
 	coinbase_stats(d.state, &cs);
 	assert_true(cs.arena_peak > 400000 && cs.arena_peak <= COINBASE_ARENA_BYTES);
 	free(big);
-	dec_close(&d);
+	tdec_close(&d);
 }
 
 static void test_limits(void **state)

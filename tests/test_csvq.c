@@ -12,50 +12,18 @@
 
 #include "feed/csvq.h"
 #include "feed/decimal.h"
+#include "tests/dec.h"
 #include "tests/support.h"
 
 #define FIXTURE "tests/fixtures/truefx_usdjpy_1000.csv"
 
-struct dec {
-	void *state;
-	struct symtab *symtab;
-	uint64_t reasons[DEC_R_MAX];
-	struct decoder_env env;
-};
-
-static void dec_open(struct dec *d, uint32_t max_symbols, uint32_t symtab_cap)
+static void dec_open(struct tdec *d, uint32_t max_symbols, uint32_t symtab_cap)
 {
-	memset(d, 0, sizeof(*d));
 	struct decoder_limits lim = { max_symbols, 0, 0 };
-	size_t bytes = csvq_state_bytes(&lim);
-	assert_true(bytes > 0);
-	d->state = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-	assert_non_null(d->state);
-	assert_int_equal(csvq_init(d->state, bytes, &lim), 0);
-	size_t tb = symtab_bytes(symtab_cap);
-	d->symtab = aligned_alloc(64, (tb + 63) & ~(size_t)63);
-	assert_non_null(d->symtab);
-	assert_int_equal(symtab_init(d->symtab, tb, symtab_cap), 0);
-	d->env.symtab = d->symtab;
-	d->env.reasons = d->reasons;
-}
-
-static void dec_close(struct dec *d)
-{
-	free(d->state);
-	free(d->symtab);
-}
-
-static enum decode_reason dec_run(struct dec *d, const char *line, uint64_t recv_ns, struct md_out *out)
-{
-	memset(out, 0xA5, sizeof(*out));
-	enum decode_reason r = csvq_decode(d->state, &d->env, (const uint8_t *)line, (uint32_t)strlen(line), recv_ns, out);
-	d->reasons[r]++;
-	if (r != DEC_OK)
-		assert_int_equal(out->n, 0);
-	else
-		assert_int_equal(out->n, 1);
-	return r;
+	tdec_open(d, FEED_CSV_QUOTES, &lim, symtab_cap);
+	assert_int_equal(d->bytes, csvq_state_bytes(&lim));
+	d->max_events = 1;      /* one event per line: exactly one on DEC_OK */
+	d->min_ok_events = 1;
 }
 
 /* "86.655" -> 86655: TrueFX's USD/JPY prices have exactly 3 decimals.
@@ -83,7 +51,7 @@ static void test_fixture(void **state)
 	(void)state;
 	FILE *f = fopen(FIXTURE, "r");
 	assert_non_null(f);
-	struct dec d;
+	struct tdec d;
 	dec_open(&d, 4, 16);
 	char *line = NULL, rec[256];
 	size_t cap = 0, quotes = 0, lines = 0;
@@ -95,7 +63,7 @@ static void test_fixture(void **state)
 		 * decoded too: it is refused as malformed. */
 		snprintf(rec, sizeof(rec), "USD/JPY,%s", line);
 		struct md_out out;
-		enum decode_reason r = dec_run(&d, rec, 1000 + lines, &out);
+		enum decode_reason r = tdec_run_str(&d, rec, 1000 + lines, &out);
 		if (lines++ == 0) {
 			assert_string_equal(line, "timestamp,bid,ask");
 			assert_int_equal(r, DEC_R_MALFORMED);
@@ -137,24 +105,24 @@ static void test_fixture(void **state)
 	assert_int_equal(se->format, FEED_CSV_QUOTES);
 	assert_int_equal(se->px_scale, 3);
 	assert_int_equal(se->qty_scale, 0);
-	dec_close(&d);
+	tdec_close(&d);
 }
 
 static void test_bad_lines(void **state)
 {
 	(void)state;
-	struct dec d;
+	struct tdec d;
 	struct md_out out;
 	dec_open(&d, 2, 16);
-	assert_int_equal(dec_run(&d, "USD/JPY,2013-01-01 22:00:00.295000+00:00,86.655,86.728", 1, &out), DEC_OK);
+	assert_int_equal(tdec_run_str(&d, "USD/JPY,2013-01-01 22:00:00.295000+00:00,86.655,86.728", 1, &out), DEC_OK);
 	assert_int_equal(out.ev[0].bid_px, 86655);
 	assert_int_equal(out.ev[0].ask_px, 86728);
 	/* A CRLF file: the '\r' is tolerated. */
-	assert_int_equal(dec_run(&d, "USD/JPY,2013-01-01 22:00:00.295000+00:00,86.655,86.728\r", 2, &out), DEC_OK);
+	assert_int_equal(tdec_run_str(&d, "USD/JPY,2013-01-01 22:00:00.295000+00:00,86.655,86.728\r", 2, &out), DEC_OK);
 	/* Locked (bid == ask) is a quote. */
-	assert_int_equal(dec_run(&d, "USD/JPY,2013-01-01T22:00:01Z,86.700,86.700", 3, &out), DEC_OK);
+	assert_int_equal(tdec_run_str(&d, "USD/JPY,2013-01-01T22:00:01Z,86.700,86.700", 3, &out), DEC_OK);
 	/* Fewer decimals than the scale are fine. */
-	assert_int_equal(dec_run(&d, "USD/JPY,2013-01-01 22:00:02,86.7,87", 4, &out), DEC_OK);
+	assert_int_equal(tdec_run_str(&d, "USD/JPY,2013-01-01 22:00:02,86.7,87", 4, &out), DEC_OK);
 	assert_int_equal(out.ev[0].bid_px, 86700);
 	assert_int_equal(out.ev[0].ask_px, 87000);
 	static const struct {
@@ -186,7 +154,7 @@ static void test_bad_lines(void **state)
 		{ "EUR/USD,2013-01-01 22:00:00,1.3191234567,1.3192", DEC_R_MALFORMED },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		enum decode_reason r = dec_run(&d, bad[i].line, 5, &out);
+		enum decode_reason r = tdec_run_str(&d, bad[i].line, 5, &out);
 		if (r != bad[i].want)
 			print_error("line %zu: got reason %d, want %d: %s\n", i, (int)r, (int)bad[i].want, bad[i].line);
 		assert_int_equal(r, bad[i].want);
@@ -199,22 +167,22 @@ static void test_bad_lines(void **state)
 	assert_int_equal(symtab_count(d.symtab), 1);
 
 	/* max_symbols 2: a second symbol gets its own scale, a third is refused. */
-	assert_int_equal(dec_run(&d, "EUR/USD,2013-01-01 22:00:00,1.31912,1.31925", 7, &out), DEC_OK);
+	assert_int_equal(tdec_run_str(&d, "EUR/USD,2013-01-01 22:00:00,1.31912,1.31925", 7, &out), DEC_OK);
 	assert_int_equal(out.ev[0].hdr.symbol_id, 2);
 	assert_int_equal(out.ev[0].bid_px, 131912);
 	assert_int_equal(symtab_get(d.symtab, 2)->px_scale, 5);
-	assert_int_equal(dec_run(&d, "GBP/USD,2013-01-01 22:00:00,1.62512,1.62530", 8, &out), DEC_R_SYMBOLS_FULL);
+	assert_int_equal(tdec_run_str(&d, "GBP/USD,2013-01-01 22:00:00,1.62512,1.62530", 8, &out), DEC_R_SYMBOLS_FULL);
 	assert_int_equal(symtab_count(d.symtab), 2);
 	/* The known ones go on. */
-	assert_int_equal(dec_run(&d, "USD/JPY,2013-01-01 22:00:09,86.660,86.730", 9, &out), DEC_OK);
+	assert_int_equal(tdec_run_str(&d, "USD/JPY,2013-01-01 22:00:09,86.660,86.730", 9, &out), DEC_OK);
 	assert_int_equal(out.ev[0].hdr.symbol_id, 1);
-	dec_close(&d);
+	tdec_close(&d);
 
 	/* The symbol table is the limit. */
 	dec_open(&d, 8, 1);
-	assert_int_equal(dec_run(&d, "USD/JPY,2013-01-01 22:00:00,86.655,86.728", 1, &out), DEC_OK);
-	assert_int_equal(dec_run(&d, "EUR/USD,2013-01-01 22:00:00,1.31912,1.31925", 2, &out), DEC_R_SYMBOLS_FULL);
-	dec_close(&d);
+	assert_int_equal(tdec_run_str(&d, "USD/JPY,2013-01-01 22:00:00,86.655,86.728", 1, &out), DEC_OK);
+	assert_int_equal(tdec_run_str(&d, "EUR/USD,2013-01-01 22:00:00,1.31912,1.31925", 2, &out), DEC_R_SYMBOLS_FULL);
+	tdec_close(&d);
 }
 
 static void test_limits(void **state)

@@ -11,46 +11,33 @@
 
 #include "feed/decoder.h"
 #include "feed/oanda.h"
+#include "tests/dec.h"
 #include "tests/support.h"
 
 #define T_SYMBOLS 4
 
-static void *st;
-static size_t st_bytes;
-static struct symtab *syms;
-static uint64_t reasons[DEC_R_MAX];
-static struct decoder_env env;
+static struct tdec od;   /* the decoder every test uses (setup/teardown) */
 
 static int setup(void **state)
 {
 	(void)state;
 	struct decoder_limits lim = { .max_symbols = T_SYMBOLS };
-	st_bytes = oanda_state_bytes(&lim);
-	assert_true(st_bytes > 0);
-	st = aligned_alloc(64, (st_bytes + 63) & ~(size_t)63);
-	size_t tb = symtab_bytes(16);
-	syms = aligned_alloc(64, (tb + 63) & ~(size_t)63);
-	assert_non_null(st);
-	assert_non_null(syms);
-	assert_int_equal(oanda_init(st, st_bytes, &lim), 0);
-	assert_int_equal(symtab_init(syms, tb, 16), 0);
-	memset(reasons, 0, sizeof(reasons));
-	env.symtab = syms;
-	env.reasons = reasons;
+	tdec_open(&od, FEED_OANDA, &lim, 16);
+	assert_int_equal(od.bytes, oanda_state_bytes(&lim));
+	od.max_events = 1;
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	free(st);
-	free(syms);
+	tdec_close(&od);
 	return 0;
 }
 
 static enum decode_reason dec(const char *json, struct md_out *out)
 {
-	return oanda_decode(st, &env, (const uint8_t *)json, (uint32_t)strlen(json), 1700000000123456789ull, out);
+	return tdec_run_str(&od, json, 1700000000123456789ull, out);
 }
 
 #define PRICE(ins, bids, asks, extra) \
@@ -80,7 +67,7 @@ static void test_price_exact(void **state)
 	assert_int_equal(e->trade_qty, 0);
 	assert_int_equal(e->recv_ns, 1700000000123456789ull);
 	assert_int_equal(e->venue_seq, 0);
-	const struct sym_entry *s = symtab_get(syms, 1);
+	const struct sym_entry *s = symtab_get(od.symtab, 1);
 	assert_non_null(s);
 	assert_string_equal(s->name, "EUR_USD");
 	assert_int_equal(s->format, FEED_OANDA);
@@ -104,7 +91,7 @@ static void test_price_exact(void **state)
 	assert_int_equal(out.ev[0].hdr.symbol_id, 2);
 	assert_int_equal(out.ev[0].bid_px, 157123);
 	assert_int_equal(out.ev[0].ask_px, 157123);
-	assert_int_equal(symtab_get(syms, 2)->px_scale, 3);
+	assert_int_equal(symtab_get(od.symtab, 2)->px_scale, 3);
 
 	/* An empty side: px 0, qty 0. */
 	assert_int_equal(dec(PRICE("USD_JPY", "", "{\"price\":\"157.2\",\"liquidity\":7}", ""), &out), DEC_OK);
@@ -118,7 +105,7 @@ static void test_price_exact(void **state)
 	assert_int_equal(out.n, 0);
 
 	struct oanda_stats os;
-	oanda_stats(st, &os);
+	oanda_stats(od.state, &os);
 	assert_int_equal(os.prices, 4);
 	assert_int_equal(os.heartbeats, 1);
 	assert_int_equal(os.non_tradeable, 1);
@@ -126,23 +113,23 @@ static void test_price_exact(void **state)
 	assert_true(os.arena_peak > 0);
 
 	/* Through the decoder.h dispatch. */
-	assert_int_equal(decoder_decode(FEED_OANDA, st, &env, (const uint8_t *)"{\"type\":\"HEARTBEAT\"}", 20, 1, &out),
+	assert_int_equal(decoder_decode(FEED_OANDA, od.state, &od.env, (const uint8_t *)"{\"type\":\"HEARTBEAT\"}", 20, 1, &out),
 			 DEC_R_IGNORED);
 	struct decoder_limits lim = { .max_symbols = T_SYMBOLS };
-	assert_int_equal(decoder_state_bytes(FEED_OANDA, &lim), st_bytes);
+	assert_int_equal(decoder_state_bytes(FEED_OANDA, &lim), od.bytes);
 }
 
 static void expect(const char *json, enum decode_reason want)
 {
 	struct md_out out;
-	uint32_t before = symtab_count(syms);
+	uint32_t before = symtab_count(od.symtab);
 	enum decode_reason r = dec(json, &out);
 	if (r != want)
 		fail_msg("%s: reason %d (%s), expected %d (%s)", json, r, decode_reason_names[r], want,
 			 decode_reason_names[want]);
 	assert_int_equal(out.n, r == DEC_OK ? 1 : 0);
 	if (r != DEC_OK)
-		assert_int_equal(symtab_count(syms), before);   /* nothing added */
+		assert_int_equal(symtab_count(od.symtab), before);   /* nothing added */
 }
 
 #define OK_BID "{\"price\":\"1.1\",\"liquidity\":1}"
@@ -187,13 +174,13 @@ static void test_refusals(void **state)
 
 	/* Both sides empty on a new instrument: the default scale. */
 	expect(PRICE("GBP_USD", "", "", ""), DEC_OK);
-	assert_int_equal(symtab_get(syms, 2)->px_scale, OANDA_SCALE_DEFAULT);
+	assert_int_equal(symtab_get(od.symtab, 2)->px_scale, OANDA_SCALE_DEFAULT);
 
 	/* max_symbols 4: the fifth instrument is refused, the table untouched. */
 	expect(PRICE("AUD_USD", OK_BID, OK_ASK, ""), DEC_OK);
 	expect(PRICE("NZD_USD", OK_BID, OK_ASK, ""), DEC_OK);
 	expect(PRICE("USD_CAD", OK_BID, OK_ASK, ""), DEC_R_SYMBOLS_FULL);
-	assert_int_equal(symtab_count(syms), 4);
+	assert_int_equal(symtab_count(od.symtab), 4);
 	expect(PRICE("NZD_USD", OK_BID, OK_ASK, ""), DEC_OK);    /* known ones go on */
 
 	/* A record too big for the arena: refused, counted, no allocation. */
@@ -207,7 +194,7 @@ static void test_refusals(void **state)
 	expect(big, DEC_R_MALFORMED);
 	free(big);
 	struct oanda_stats os;
-	oanda_stats(st, &os);
+	oanda_stats(od.state, &os);
 	assert_int_equal(os.arena_exhausted, 1);
 	assert_true(os.arena_peak <= OANDA_ARENA_BYTES);
 }
@@ -218,10 +205,10 @@ static void test_init_errors(void **state)
 	struct decoder_limits none = { .max_symbols = 0 }, lim = { .max_symbols = 2 };
 	assert_int_equal(oanda_state_bytes(&none), 0);
 	assert_int_equal(oanda_state_bytes(NULL), 0);
-	assert_int_equal(oanda_init(st, st_bytes, &none), -EINVAL);
-	assert_int_equal(oanda_init((uint8_t *)st + 8, st_bytes - 8, &lim), -EINVAL);   /* not 64-aligned */
-	assert_int_equal(oanda_init(st, oanda_state_bytes(&lim) - 1, &lim), -ENOSPC);
-	assert_int_equal(oanda_init(st, st_bytes, &lim), 0);
+	assert_int_equal(oanda_init(od.state, od.bytes, &none), -EINVAL);
+	assert_int_equal(oanda_init((uint8_t *)od.state + 8, od.bytes - 8, &lim), -EINVAL);   /* not 64-aligned */
+	assert_int_equal(oanda_init(od.state, oanda_state_bytes(&lim) - 1, &lim), -ENOSPC);
+	assert_int_equal(oanda_init(od.state, od.bytes, &lim), 0);
 }
 
 /* Random byte damage to good records: any reason, never a crash, and an
@@ -242,14 +229,14 @@ static void test_damage(void **state)
 		memcpy(buf, s, n);
 		for (int d = 0; d < 1 + (int)(tsup_rand(&rnd) % 4); d++)
 			buf[tsup_rand(&rnd) % n] = (char)(tsup_rand(&rnd) & 0xff);
-		enum decode_reason r = oanda_decode(st, &env, (const uint8_t *)buf, (uint32_t)n, 1, &out);
+		enum decode_reason r = oanda_decode(od.state, &od.env, (const uint8_t *)buf, (uint32_t)n, 1, &out);
 		assert_true(r < DEC_R_MAX);
 		assert_true(r == DEC_OK ? out.n == 1 : out.n == 0);
 		if (r == DEC_OK) {
 			const struct msg_md *e = &out.ev[0];
 			assert_true(e->bid_px >= 0 && e->ask_px >= 0 && e->bid_qty >= 0 && e->ask_qty >= 0);
 			assert_true(!e->bid_px || !e->ask_px || e->bid_px <= e->ask_px);
-			assert_non_null(symtab_get(syms, e->hdr.symbol_id));
+			assert_non_null(symtab_get(od.symtab, e->hdr.symbol_id));
 		}
 	}
 }
