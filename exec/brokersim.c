@@ -365,6 +365,7 @@ static bool post_order(struct bsim *s, const struct bsim_request *rq, uint64_t n
 	else if (cid && (strlen(cid) == 0 || strlen(cid) > BSIM_CID_MAX))
 		bad = "client_order_id must be 1..128 characters";
 	if (!bad) {
+		// cppcheck-suppress nullPointerRedundantCheck ; bad is NULL only when tif was non-NULL above
 		o.tif = !strcmp(tif, "gtc") ? BT_GTC : !strcmp(tif, "ioc") ? BT_IOC : !strcmp(tif, "day") ? BT_DAY :
 			!strcmp(tif, "fok") ? BT_FOK : 255;
 		if (o.tif == 255)

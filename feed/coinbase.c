@@ -556,9 +556,10 @@ static enum decode_reason do_l2update(struct cb_state *st, const struct decoder_
 	book_top(st, idx, &before);
 	bool dropped = false;
 	for (const cJSON *ch = changes->child; ch; ch = ch->next) {
-		int side;
-		px_t px;
-		qty_t qty;
+		/* Every change parsed above; the zeros are never used. */
+		int side = 0;
+		px_t px = 0;
+		qty_t qty = 0;
 		(void)change_parse(ch, &r, &side, &px, &qty);
 		dropped |= side_set(cb_side(st, idx, side), &p->n[side], st->max_levels, &p->horizon[side],
 				    side ? -px : px, qty);

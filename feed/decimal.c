@@ -15,7 +15,7 @@ int decimal_format(int64_t v, unsigned scale, unsigned min_decimals, char *buf, 
 		return -EINVAL;
 	/* Magnitude as unsigned so INT64_MIN is fine. */
 	uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	char digits[20];
+	char digits[20] = { 0 };
 	unsigned nd = 0;
 	do {
 		digits[nd++] = (char)('0' + m % 10);

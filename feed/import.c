@@ -261,6 +261,8 @@ static int put(struct imp *m, uint64_t recv_ns, const void *data, uint32_t len)
 /* The next line without its "\n" or "\r\n"; 1, 0 at the end, or -errno. */
 static int next_line(struct imp *m, const char **s, size_t *n)
 {
+	*s = NULL;
+	*n = 0;
 	errno = 0;
 	ssize_t k = getline(&m->line, &m->line_cap, m->in);
 	if (k < 0) {
@@ -414,7 +416,7 @@ static int import_csv(struct imp *m)
 		m->rec[sym] = ',';
 		memcpy(m->rec + sym + 1, s, n);
 		if ((rc = put(m, ns, m->rec, (uint32_t)len)))
-			return rc;
+			return rc;   // NOLINT(clang-analyzer-unix.Malloc): m->rec owns the buffer; import() frees it
 	}
 	return rc;
 }

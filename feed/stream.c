@@ -144,7 +144,7 @@ static void snippet(char *out, size_t n, const char *p, size_t len)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < len && k + 1 < n; i++)
-		out[k++] = p[i] >= 0x20 && p[i] < 0x7f ? p[i] : ' ';
+		out[k++] = (char)(p[i] >= 0x20 && p[i] < 0x7f ? p[i] : ' ');
 	out[k] = '\0';
 }
 

@@ -223,7 +223,8 @@ static bool rule_eval(struct rule *r, const struct mon_view *v)
 	case CONFIG_ALERT_HEARTBEAT: {
 		const struct mon_stage *s = &v->stage[r->stage];
 		uint32_t st = load_acquire(&s->st->state);
-		r->value = (double)(mon_heartbeat_age_ns(v, s) / 1000000);
+		uint64_t age_ms = mon_heartbeat_age_ns(v, s) / 1000000;   /* whole ms */
+		r->value = (double)age_ms;
 		/* A stage that finished (or never started) owes no heartbeat. */
 		return (st == STAGE_RUNNING || st == STAGE_DEAD) && r->value > r->c.heartbeat_ms;
 	}

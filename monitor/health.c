@@ -47,6 +47,7 @@ int mon_health_render(const struct mon_view *v, uint32_t stall_ms, char **out)
 		/* Relaxed: single words, each ordered against nothing (stats.h). */
 		uint32_t state = load_relaxed(&st->state);
 		uint64_t age_ns = mon_heartbeat_age_ns(v, &v->stage[i]);
+		uint64_t age_us = age_ns / 1000;   /* reported in ms to whole microseconds */
 		bool stalled = load_relaxed(&st->stalled) != 0 ||
 			       (stall_ms && state == STAGE_RUNNING && age_ns > (uint64_t)stall_ms * 1000000u);
 		degraded |= stalled || state == STAGE_FAILED || state == STAGE_DEAD;
@@ -63,7 +64,7 @@ int mon_health_render(const struct mon_view *v, uint32_t stall_ms, char **out)
 		    !cJSON_AddStringToObject(s, "process", process) ||
 		    !cJSON_AddNumberToObject(s, "pid", load_relaxed(&st->pid)) ||
 		    !cJSON_AddStringToObject(s, "state", stage_state_name(state)) ||
-		    !cJSON_AddNumberToObject(s, "heartbeat_age_ms", (double)(age_ns / 1000) / 1000.0) ||
+		    !cJSON_AddNumberToObject(s, "heartbeat_age_ms", (double)age_us / 1000.0) ||
 		    !cJSON_AddNumberToObject(s, "restarts", (double)load_relaxed(&st->restarts)) ||
 		    !cJSON_AddBoolToObject(s, "stalled", stalled))
 			goto fail;

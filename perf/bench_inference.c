@@ -335,6 +335,8 @@ static int check_equal(const struct model *m, const struct xgb *xg, const float 
 	for (uint32_t r = 0; r < n_rows; r++) {
 		float a = model_predict(m, rows + (size_t)r * m->n_features), b = xgb_predict(xg, r);
 		double rel = fabs((double)a - b) / fmax(fabs((double)b), 1e-30);
+		/* Bit-for-bit equality is what is counted here, not equal values. */
+		// NOLINTNEXTLINE(bugprone-suspicious-memory-comparison,cert-exp42-c,cert-flp37-c)
 		if (memcmp(&a, &b, sizeof(a)) == 0)
 			++*bit_equal;
 		else if (!(rel <= INF_REL_TOL)) {

@@ -143,7 +143,7 @@ static double report_throughput(const char *path)
 	text[n] = '\0';
 	cJSON *root = cJSON_Parse(text);
 	const cJSON *t = root ? cJSON_GetObjectItemCaseSensitive(root, "throughput_msgs_per_sec") : NULL;
-	double v = cJSON_IsNumber(t) ? t->valuedouble : -1;
+	double v = t && cJSON_IsNumber(t) ? t->valuedouble : -1;
 	cJSON_Delete(root);
 	return v;
 }
@@ -189,7 +189,7 @@ int bench_monitor_main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--capture") && more)
 			capture = argv[++i];
 		else if (!strcmp(argv[i], "--loop") && more && !cli_parse_u64(argv[i + 1], 1, 1000000, &loop))
-			i++;
+			i++;   // NOLINT(bugprone-branch-clone): one branch per option, each skips its value
 		else if (!strcmp(argv[i], "--runs") && more && !cli_parse_u64(argv[i + 1], 1, RUNS_MAX, &runs))
 			i++;
 		else if (!strcmp(argv[i], "--hz") && more && !cli_parse_u64(argv[i + 1], 1, 1000, &hz))
@@ -229,7 +229,7 @@ int bench_monitor_main(int argc, char **argv)
 		return 1;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	double on[RUNS_MAX], off[RUNS_MAX], ratio[RUNS_MAX];
+	double on[RUNS_MAX] = { 0 }, off[RUNS_MAX] = { 0 }, ratio[RUNS_MAX] = { 0 };
 	uint64_t scrapes = 0, failed = 0;
 	for (uint64_t r = 0; r < runs; r++) {
 		struct scraper sc = { .hz = (unsigned)hz };

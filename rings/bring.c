@@ -1,5 +1,6 @@
 /* bring.c - set-up of variable-length byte rings (the hot path is in bring.h) */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "rings/bring.h"
@@ -32,7 +33,7 @@ int bring_init(void *base, uint64_t desc_off, uint64_t data_off, uint64_t capaci
 	d->data_off = data_off;
 	d->cons_bell_off = cons_bell_off;
 	d->prod_bell_off = prod_bell_off;
-	strcpy(d->name, name);
+	snprintf(d->name, sizeof(d->name), "%s", name);   /* length checked above */
 	d->magic = BRING_MAGIC;   /* published with the segment (seg_publish) */
 	return 0;
 }

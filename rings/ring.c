@@ -1,5 +1,6 @@
 /* ring.c - set-up of fixed-slot SPSC rings (the hot path is in ring.h) */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "rings/ring.h"
@@ -35,7 +36,7 @@ int ring_init(void *base, uint64_t desc_off, uint64_t data_off, uint64_t capacit
 	d->data_off = data_off;
 	d->cons_bell_off = cons_bell_off;
 	d->prod_bell_off = prod_bell_off;
-	strcpy(d->name, name);
+	snprintf(d->name, sizeof(d->name), "%s", name);   /* length checked above */
 	/* The segment is published to other processes as a whole (seg_publish),
 	 * so plain stores are enough here. */
 	d->magic = RING_MAGIC;

@@ -183,6 +183,7 @@ static int arbitration_handle(struct stage_ctx *c, const struct msg_hdr *msg, ui
 			best = i;
 	}
 	uint8_t action = DEC_HOLD;
+	// cppcheck-suppress uninitvar ; p->n >= 1 is checked on entry, so the loop above set net[best]
 	if (net[best] > a->min_net_bps_milli / 1000.0 && isfinite(net[best]))
 		action = alpha[best] > 0 ? DEC_BUY : alpha[best] < 0 ? DEC_SELL : DEC_HOLD;
 

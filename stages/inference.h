@@ -86,6 +86,7 @@ static inline struct infer_sym *infer_sym_at(struct inference_state *st, uint32_
 
 static inline float *infer_ring(struct infer_sym *s)
 {
+	// cppcheck-suppress invalidPointerCast ; a float array at a fixed offset of the record, not a reinterpretation
 	return (float *)((uint8_t *)s + INFER_RING_OFF);
 }
 

@@ -124,10 +124,10 @@ static inline int undo_rollback(struct undo *u)
 	}
 	for (int k = n; k > 0; k--) {
 		at = 0;
-		const struct undo_entry *e = NULL;
-		for (int i = 0; i < k; i++) {
-			e = (const struct undo_entry *)(u->data + at);
+		const struct undo_entry *e = (const struct undo_entry *)u->data;
+		for (int i = 1; i < k; i++) {
 			at += undo_cost(e->len);
+			e = (const struct undo_entry *)(u->data + at);
 		}
 		memcpy((uint8_t *)u + e->rel, e + 1, e->len);
 	}

@@ -45,6 +45,7 @@ static int tordgen_handle(struct stage_ctx *c, const struct msg_hdr *in, uint32_
 	for (unsigned i = 2; i < se->qty_scale; i++)
 		q *= 10;
 	o->qty = q;
+	// cppcheck-suppress duplicateAssignExpression ; through_bid and away_bid are the same price by design
 	px_t through_ask = m->ask_px + m->ask_px / 100 + 1, through_bid = m->bid_px - m->bid_px / 100 - 1;
 	px_t away_bid = m->bid_px - m->bid_px / 100 - 1, away_ask = m->ask_px + m->ask_px / 100 + 1;
 	o->limit_px = buy ? (passive ? away_bid : through_ask) : (passive ? away_ask : through_bid);

@@ -98,9 +98,9 @@ static int tsink_handle(struct stage_ctx *c, const struct msg_hdr *in, uint32_t 
 }
 
 #define TSTATE sizeof(struct tsink_state)
-#define PASS(k, in, out) { .name = "tpass" #k, .in_ring = in, .out_ring = out, .in_kind = STAGE_IO_SLOT, \
+#define PASS(k, in, out) { .name = "tpass" #k, .in_ring = (in), .out_ring = (out), .in_kind = STAGE_IO_SLOT, \
 	.out_kind = STAGE_IO_SLOT, .out_msg_bytes = 64, .max_out_per_msg = 1, .handle = tpass_handle }
-#define SINK(k, in) { .name = "tsink" #k, .in_ring = in, .in_kind = STAGE_IO_SLOT, .state_bytes = TSTATE, \
+#define SINK(k, in) { .name = "tsink" #k, .in_ring = (in), .in_kind = STAGE_IO_SLOT, .state_bytes = TSTATE, \
 	.init = tsink_init, .handle = tsink_handle }
 
 static const struct stage_def defs[] = {

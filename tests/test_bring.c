@@ -13,9 +13,10 @@
 #include "rings/bring.h"
 #include "tests/support.h"
 
-#define OFF_BELL_C 0
-#define OFF_BELL_P 64
-#define OFF_DESC   128
+/* No doorbell at offset 0: bring_init() reads a 0 offset as "no doorbell". */
+#define OFF_BELL_C 64
+#define OFF_BELL_P 128
+#define OFF_DESC   192
 #define OFF_DATA   (OFF_DESC + sizeof(struct bring_desc))
 
 struct fixture {

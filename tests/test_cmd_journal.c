@@ -83,6 +83,7 @@ static const char *const want_text[NRECS] = {
 	"start    format=1 pipeline=7 recovered=0",
 	"order    seq=1 id=tp7-1 sym=3 side=B qty=100 limit=250000 tif=GTC",
 	"report   seq=1 id=tp7-1 sym=3 side=B kind=ACCEPTED reason=NONE fill=0@0 leaves=100 cum=0 state=ACCEPTED",
+	// NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one line, split to fit
 	"report   seq=1 id=tp7-1 sym=3 side=B kind=PARTIAL_FILL reason=NONE fill=40@249900 leaves=60 cum=40 "
 	"state=PARTIAL",
 	"position sym=3 qty=40 avg_px=249900 realized=0.00000000 fills=1 seq=1",

@@ -334,7 +334,7 @@ static void replay_one(struct tdec *d, struct replay *rp, const char *rec, uint6
 			assert_int_equal(e->trade_px, dec_px(p, se->px_scale));
 			assert_int_equal(e->trade_qty, dec_px(q, se->qty_scale));
 			/* ticker: side of the taker; match: side of the maker. */
-			char taker = ticker ? (!strcmp(side, "buy") ? 'B' : 'S') : (!strcmp(side, "buy") ? 'S' : 'B');
+			char taker = (char)(ticker ? (!strcmp(side, "buy") ? 'B' : 'S') : (!strcmp(side, "buy") ? 'S' : 'B'));
 			assert_int_equal(e->aggressor, taker);
 			assert_int_equal(e->bid_px, 0);
 			/* Trades are written without trailing zeros: decimals 0. */

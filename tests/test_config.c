@@ -32,7 +32,7 @@ static char *q(const char *s, size_t len)
 
 	assert_non_null(d);
 	for (i = 0; i < len; i++)
-		d[i] = s[i] == '\'' ? '"' : s[i];
+		d[i] = (char)(s[i] == '\'' ? '"' : s[i]);
 	d[len] = '\0';
 	return d;
 }

@@ -166,7 +166,7 @@ static void check_dataset(const struct hdr *h, struct dataset *ds, const char *w
 		long double d = ds->vals[i] - mean;
 		sq += d * d;
 	}
-	double sd = sqrtl(sq / ds->n);
+	double sd = (double)sqrtl(sq / ds->n);
 	double rms = sqrt((double)(sq / ds->n + mean * mean));
 	double unit = (double)(INT64_C(1) << h->unit_magnitude);
 	if (fabs(hdr_mean(h) - (double)mean) > 1e-9 * (double)mean)

@@ -36,7 +36,7 @@ static char *q(const char *s)
 	char *d = malloc(n + 1);
 	assert_non_null(d);
 	for (size_t i = 0; i <= n; i++)
-		d[i] = s[i] == '\'' ? '"' : s[i];
+		d[i] = (char)(s[i] == '\'' ? '"' : s[i]);
 	return d;
 }
 
@@ -437,6 +437,7 @@ static void test_depth_limit(void **state)
 	if (model_load_xgb_text(&m, t, strlen(t), NAME, 1, err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_int_equal(m.max_depth, MODEL_MAX_DEPTH);
+	// NOLINTNEXTLINE(cert-flp30-c): steps of 0.5 from -1 are exact in a float
 	for (float v = -1; v < MODEL_MAX_DEPTH + 2; v += 0.5f) {
 		/* the first split k with v < k sends v to leaf k; past all, the last leaf */
 		float want = v < 0 ? 0 : v >= MODEL_MAX_DEPTH - 1 ? MODEL_MAX_DEPTH : floorf(v) + 1;

@@ -272,7 +272,7 @@ static void run_mold(struct outcome *o, const char *mold_extra)
 	pid_t sup = track(tsup_start(&cfg));
 	wait_running("mold");
 	pid_t snd = tool_start("mold-send", cap, "--group", group, "--interface", "127.0.0.1", "--per-packet", "10",
-			       "--quiet", NULL);
+			       "--quiet", (char *)NULL);
 	assert_int_equal(wait_deadline(snd, 20), 0);
 	assert_int_equal(wait_deadline(sup, 20), 0);
 	collect(o, "mold");
@@ -403,7 +403,7 @@ static void rx_rules(int mode)
 			continue;
 		}
 		assert_true(got < sizeof(want) / sizeof(want[0]));
-		if (m.seq != want[got].seq || m.len != want[got].len || m.data[0] != want[got].c)
+		if (m.seq != want[got].seq || m.len != want[got].len || m.data[0] != (unsigned char)want[got].c)
 			fail_msg("message %zu: seq %llu len %u '%c', expected seq %llu len %u '%c'", got,
 				 (unsigned long long)m.seq, m.len, m.data[0], (unsigned long long)want[got].seq,
 				 want[got].len, want[got].c);
@@ -505,7 +505,7 @@ static void test_gaps_and_live_capture(void **state)
 	if (multicast) {
 		char src[128];
 		snprintf(src, sizeof(src), "mold://%s?interface=127.0.0.1", group);
-		capp = tool_start("capture", src, "-o", cap2, "--quiet", NULL);
+		capp = tool_start("capture", src, "-o", cap2, "--quiet", (char *)NULL);
 		struct stat sb;
 		for (int i = 0; stat(cap2, &sb); i++) {       /* the file appears once it listens */
 			assert_true(i < 5000);
@@ -513,7 +513,7 @@ static void test_gaps_and_live_capture(void **state)
 		}
 	}
 	pid_t snd = tool_start("mold-send", cap, "--group", group, "--interface", "127.0.0.1", "--per-packet", "10",
-			       "--drop-every", "50", "--quiet", NULL);
+			       "--drop-every", "50", "--quiet", (char *)NULL);
 	assert_int_equal(wait_deadline(snd, 20), 0);
 	assert_int_equal(wait_deadline(sup, 20), 0);
 	collect(&live, "mold");
@@ -552,13 +552,13 @@ static void test_capture_replays(void **state)
 	char src[128], err[512];
 	struct stat sb;
 	snprintf(src, sizeof(src), "mold://%s%s", group, multicast ? "?interface=127.0.0.1" : "");
-	pid_t capp = tool_start("capture", src, "-o", cap2, "--quiet", NULL);
+	pid_t capp = tool_start("capture", src, "-o", cap2, "--quiet", (char *)NULL);
 	for (int i = 0; stat(cap2, &sb); i++) {
 		assert_true(i < 5000);
 		usleep(1000);
 	}
 	pid_t snd = tool_start("mold-send", cap, "--group", group, "--interface", "127.0.0.1", "--per-packet", "7",
-			       "--quiet", NULL);
+			       "--quiet", (char *)NULL);
 	assert_int_equal(wait_deadline(snd, 20), 0);
 	assert_int_equal(wait_deadline(capp, 20), 0);
 
@@ -588,7 +588,7 @@ static void test_capture_replays(void **state)
 
 	/* SIGINT with nothing received. */
 	unlink(cap2);
-	capp = tool_start("capture", src, "-o", cap2, "--quiet", NULL);
+	capp = tool_start("capture", src, "-o", cap2, "--quiet", (char *)NULL);
 	for (int i = 0; stat(cap2, &sb); i++) {
 		assert_true(i < 5000);
 		usleep(1000);
@@ -613,7 +613,7 @@ static void test_restart_counts_loss(void **state)
 	pid_t sup = track(tsup_start(&cfg));
 	wait_running("mold");
 	pid_t snd = tool_start("mold-send", cap, "--group", group, "--interface", "127.0.0.1", "--per-packet", "10",
-			       "--rate", "16000", "--quiet", NULL);
+			       "--rate", "16000", "--quiet", (char *)NULL);
 	struct seg s;
 	char err[SEG_ERRLEN];
 	struct seg_expect ex = { .allow_stale = true };
@@ -679,7 +679,7 @@ static void test_stale_kill_switch(void **state)
 		usleep(1000);
 	}
 	seg_detach(&s);
-	pid_t snd = tool_start("mold-send", cap, "--group", group, "--interface", "127.0.0.1", "--quiet", NULL);
+	pid_t snd = tool_start("mold-send", cap, "--group", group, "--interface", "127.0.0.1", "--quiet", (char *)NULL);
 	assert_int_equal(wait_deadline(snd, 20), 0);
 	assert_int_equal(wait_deadline(sup, 20), 0);
 	assert_int_equal(seg_attach(&s, segname, &ex, true, err, sizeof(err)), 0);

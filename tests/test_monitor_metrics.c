@@ -278,7 +278,7 @@ static void check_sample(struct fmt_state *fs, const char *line, size_t len)
 				if (c == '\\') {
 					c = *p++;
 					assert_true(c == '\\' || c == '"' || c == 'n');
-					c = c == 'n' ? '\n' : c;
+					c = (char)(c == 'n' ? '\n' : c);
 				}
 				assert_true(vn + 1 < sizeof(value));
 				value[vn++] = c;

@@ -16,9 +16,10 @@
 #include "tests/support.h"
 
 /* Layout of the test mapping: two doorbells, the descriptor, the slots. */
-#define OFF_BELL_C  0
-#define OFF_BELL_P  64
-#define OFF_DESC    128
+/* No doorbell at offset 0: ring_init() reads a 0 offset as "no doorbell". */
+#define OFF_BELL_C  64
+#define OFF_BELL_P  128
+#define OFF_DESC    192
 #define OFF_DATA    (OFF_DESC + sizeof(struct ring_desc))
 
 struct fixture {

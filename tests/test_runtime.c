@@ -37,6 +37,7 @@ static void make_config(struct tp_config *cfg, enum placement pl, const char *wa
 		"{'name':'p2','cpu':0,'wait':'%s','mlockall':false,'stages':['tpass2']},"
 		"{'name':'sink','cpu':1,'wait':'%s','mlockall':false,'stages':['tsink2']}";
 	char p[1024];
+	// cppcheck-suppress wrongPrintfScanfArgNum ; procs is one of two formats, the split one takes 4
 	snprintf(p, sizeof(p), procs, wait, wait, wait, wait);
 	tsup_config(cfg,
 		    "{'pipeline':{'name':'t','id':3},'segment':{'name':'%s','hugepages':'off'},"

@@ -368,7 +368,7 @@ static void test_ctl_commands(void **state)
 	assert_string_equal(c->audit_log, audit_path);
 	assert_int_equal(control_trading_state(c), TRADING_ACTIVE);
 
-	assert_int_equal(run_tool(&pids[0], "ctl", "--segment", segname, "pause", "--reason", "drill 1", NULL), 0);
+	assert_int_equal(run_tool(&pids[0], "ctl", "--segment", segname, "pause", "--reason", "drill 1", (char *)NULL), 0);
 	assert_string_equal(slurp(out_path, out, sizeof(out)), "pause: ACTIVE -> REDUCING\n");
 	assert_int_equal(control_trading_state(c), TRADING_REDUCING);
 	assert_string_equal(c->reason, "drill 1");
@@ -376,7 +376,7 @@ static void test_ctl_commands(void **state)
 	assert_true(ok);
 
 	/* status: every stage, the trading state and its reason. */
-	assert_int_equal(run_tool(NULL, "ctl", "--segment", segname, "status", NULL), 0);
+	assert_int_equal(run_tool(NULL, "ctl", "--segment", segname, "status", (char *)NULL), 0);
 	slurp(out_path, out, sizeof(out));
 	assert_non_null(strstr(out, "trading  REDUCING  reason: drill 1\n"));
 	snprintf(buf, sizeof(buf), "pipeline %s (id 7), supervisor pid %d\n", segname, (int)sup);
@@ -388,19 +388,19 @@ static void test_ctl_commands(void **state)
 			fail_msg("ctl status lacks \"%s\":\n%s", buf, out);
 	}
 
-	assert_int_equal(run_tool(&pids[1], "ctl", "--segment", segname, "halt", "--reason", "drill 2", NULL), 0);
+	assert_int_equal(run_tool(&pids[1], "ctl", "--segment", segname, "halt", "--reason", "drill 2", (char *)NULL), 0);
 	assert_int_equal(control_trading_state(c), TRADING_HALTED);
 	WAIT_UNTIL(ok, all_seen(st, CHAIN_N, TRADING_HALTED), 3000);
 	assert_true(ok);
 
-	assert_int_equal(run_tool(&pids[2], "ctl", "--segment", segname, "resume", "--reason", "drill 3", NULL), 0);
+	assert_int_equal(run_tool(&pids[2], "ctl", "--segment", segname, "resume", "--reason", "drill 3", (char *)NULL), 0);
 	assert_string_equal(slurp(out_path, out, sizeof(out)), "resume: HALTED -> ACTIVE\n");
 	assert_int_equal(control_trading_state(c), TRADING_ACTIVE);
 	WAIT_UNTIL(ok, all_seen(st, CHAIN_N, TRADING_ACTIVE), 3000);
 	assert_true(ok);
 
 	assert_int_equal(load_acquire(&c->flatten_seq), 0);
-	assert_int_equal(run_tool(&pids[3], "ctl", "--segment", segname, "flatten", "--reason", "drill 4", NULL), 0);
+	assert_int_equal(run_tool(&pids[3], "ctl", "--segment", segname, "flatten", "--reason", "drill 4", (char *)NULL), 0);
 	assert_int_equal(load_acquire(&c->flatten_seq), 1);
 	assert_int_equal(load_acquire(&c->state_seq), 3);        /* pause, halt, resume */
 	assert_int_equal(control_trading_state(c), TRADING_ACTIVE);
@@ -419,13 +419,13 @@ static void test_ctl_commands(void **state)
 	assert_audit_line(lines[3], pids[3], "flatten", "drill 4", "flatten requested (trading ACTIVE)");
 
 	/* Bad usage changes nothing. */
-	assert_int_equal(run_tool(NULL, "ctl", "--segment", segname, "explode", NULL), 2);
+	assert_int_equal(run_tool(NULL, "ctl", "--segment", segname, "explode", (char *)NULL), 2);
 	assert_non_null(strstr(slurp(err_path, out, sizeof(out)), "unknown command \"explode\""));
-	assert_int_equal(run_tool(NULL, "ctl", "pause", "--reason", "x", NULL), 2);
+	assert_int_equal(run_tool(NULL, "ctl", "pause", "--reason", "x", (char *)NULL), 2);
 	assert_non_null(strstr(slurp(err_path, out, sizeof(out)), "usage: tickpipe ctl --segment NAME"));
 	char missing[40];
 	snprintf(missing, sizeof(missing), "tsv-none-%d", (int)getpid());
-	assert_int_equal(run_tool(NULL, "ctl", "--segment", missing, "halt", NULL), 1);
+	assert_int_equal(run_tool(NULL, "ctl", "--segment", missing, "halt", (char *)NULL), 1);
 	snprintf(buf, sizeof(buf), "tickpipe ctl: segment %s: not found", missing);
 	assert_non_null(strstr(slurp(err_path, out, sizeof(out)), buf));
 	assert_int_equal(control_trading_state(c), TRADING_ACTIVE);
@@ -457,7 +457,7 @@ static void test_ctl_audit_unwritable(void **state)
 	attach_running(&s, st);
 	const struct control_block *c = control_of(&s);
 
-	assert_int_equal(run_tool(NULL, "ctl", "--segment", segname, "pause", "--reason", "drill 5", NULL), 1);
+	assert_int_equal(run_tool(NULL, "ctl", "--segment", segname, "pause", "--reason", "drill 5", (char *)NULL), 1);
 	assert_int_equal(control_trading_state(c), TRADING_REDUCING);
 	assert_int_equal(load_acquire(&c->state_seq), 1);
 	slurp(err_path, out, sizeof(out));
@@ -468,7 +468,7 @@ static void test_ctl_audit_unwritable(void **state)
 	WAIT_UNTIL(ok, all_seen(st, CHAIN_N, TRADING_REDUCING), 3000);
 	assert_true(ok);
 
-	assert_int_equal(run_tool(NULL, "ctl", "--segment", segname, "resume", "--reason", "drill 6", NULL), 1);
+	assert_int_equal(run_tool(NULL, "ctl", "--segment", segname, "resume", "--reason", "drill 6", (char *)NULL), 1);
 	assert_non_null(strstr(slurp(err_path, out, sizeof(out)), "resume refused"));
 	assert_string_equal(slurp(out_path, out, sizeof(out)), "");
 	assert_int_equal(control_trading_state(c), TRADING_REDUCING);
@@ -569,14 +569,14 @@ static void test_run_binary_rejects(void **state)
 	char json[4096], got[2048], want[512];
 	make_json(json, sizeof(json), PROC("front", 0, "block", "'nonesuch','tpass1'"), "processes", NULL, NULL);
 	write_file(cfg_path, json);
-	assert_int_equal(run_tool(NULL, "run", cfg_path, "--quiet", NULL), 2);
+	assert_int_equal(run_tool(NULL, "run", cfg_path, "--quiet", (char *)NULL), 2);
 	snprintf(want, sizeof(want), "%s: processes[0].stages[0]: unknown stage \"nonesuch\"\n", cfg_path);
 	assert_string_equal(slurp(err_path, got, sizeof(got)), want);
 	assert_no_segment();
 
 	make_json(json, sizeof(json), PROC("front", 'x', "block", "'tgen'"), "processes", NULL, NULL);
 	write_file(cfg_path, json);
-	assert_int_equal(run_tool(NULL, "run", cfg_path, NULL), 2);
+	assert_int_equal(run_tool(NULL, "run", cfg_path, (char *)NULL), 2);
 	snprintf(want, sizeof(want), "%s: processes[0].cpu: expected an integer 0..%ld, got \"x\"\n", cfg_path,
 		 sysconf(_SC_NPROCESSORS_CONF) - 1);
 	assert_string_equal(slurp(err_path, got, sizeof(got)), want);

@@ -661,7 +661,7 @@ static void paper_round(const char *name, const struct paper_params *p, uint64_t
 		      "acc %llu part %llu fill %llu cxl %llu rej %llu exp %llu dup %llu deferred %llu; "
 		      "high %llu <= %zu; unsaved event slots %llu in %llu ops\n",
 		      name, (unsigned long long)c->ops, (unsigned long long)c->sub_ok, (unsigned long long)c->sub_full,
-		      (unsigned long long)c->cxl_ok, (unsigned long long)(c->cxl_ok + c->cxl_unknown),
+		      (unsigned long long)c->cxl_ok, (unsigned long long)c->cxl_ok + c->cxl_unknown,
 		      (unsigned long long)c->polls, (unsigned long long)c->ev,
 		      (unsigned long long)c->kind[BROKER_EV_ACCEPTED], (unsigned long long)c->kind[BROKER_EV_PARTIAL_FILL],
 		      (unsigned long long)c->kind[BROKER_EV_FILLED], (unsigned long long)c->kind[BROKER_EV_CANCELED],

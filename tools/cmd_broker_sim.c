@@ -225,7 +225,9 @@ int cmd_broker_sim(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int bad = 0;
-#define NEED() do { if (!v) { bad = 1; break; } i++; } while (0)
+/* A missing value skips the option's handler (a break here would leave only
+ * the do-while and run the handler on NULL). */
+#define NEED() do { if (!v) { bad = 1; goto check; } i++; } while (0)
 		if (!strcmp(a, "--listen")) {
 			NEED();
 			listen = v;
@@ -288,6 +290,7 @@ int cmd_broker_sim(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 #undef NEED
+check:
 		if (bad) {
 			fprintf(stderr, "tickpipe broker-sim: %s: bad or missing value%s%s%s (see --help)\n", a,
 				v ? " \"" : "", v ? v : "", v ? "\"" : "");
@@ -311,9 +314,12 @@ int cmd_broker_sim(int argc, char **argv)
 		kbuf[colon - keys] = '\0';
 		kid = kbuf;
 		ksec = kbuf + (colon - keys) + 1;
-	} else if (getenv("APCA_API_KEY_ID") && getenv("APCA_API_SECRET_KEY")) {
-		kid = getenv("APCA_API_KEY_ID");
-		ksec = getenv("APCA_API_SECRET_KEY");
+	} else {
+		const char *env_id = getenv("APCA_API_KEY_ID"), *env_secret = getenv("APCA_API_SECRET_KEY");
+		if (env_id && env_secret) {
+			kid = env_id;
+			ksec = env_secret;
+		}
 	}
 	if (kid) {
 		if (strlen(kid) >= BSIM_KEY_MAX || strlen(ksec) >= BSIM_KEY_MAX) {

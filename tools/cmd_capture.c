@@ -274,7 +274,7 @@ int cmd_capture(int argc, char **argv)
 		fprintf(stderr, "tickpipe capture: %s\n", err);
 		return rc == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
 	}
-	if ((rc = cap_uring_create(&cr.w, out, format, name, 0, err, sizeof(err))) != 0) {
+	if (cap_uring_create(&cr.w, out, format, name, 0, err, sizeof(err)) != 0) {
 		fprintf(stderr, "tickpipe capture: %s\n", err);
 		if (mold)
 			mold_rx_close(&mrx);

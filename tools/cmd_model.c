@@ -126,7 +126,7 @@ static int model_eval(const char *model_path, const char *csv_path, uint32_t n_f
 	uint32_t n = csv_count(header);
 	if (n > MODEL_MAX_FEATURES) {
 		fprintf(stderr, "%s:1: %u columns, at most %u features\n", csv_path, n,
-			MODEL_MAX_FEATURES);
+			(unsigned)MODEL_MAX_FEATURES);
 		goto out;
 	}
 	if (n_features && n != n_features) {
@@ -206,7 +206,7 @@ static int model_info(const char *model_path, uint32_t n_features)
 	       "depth      %u (deepest leaf)\n"
 	       "base       base_score %.9g, margin starts at %.9g\n"
 	       "output     %s\n",
-	       model_path, m.n_features, m.n_trees, m.n_groups, MODEL_GROUP_TREES,
+	       model_path, m.n_features, m.n_trees, m.n_groups, (unsigned)MODEL_GROUP_TREES,
 	       m.n_nodes, (size_t)m.n_nodes * sizeof(struct model_node), m.max_depth,
 	       m.base_score, m.base_margin, model_output_name(m.output));
 	model_free(&m);
@@ -243,7 +243,7 @@ int cmd_model(int argc, char **argv)
 			unsigned long n = strtoul(v, &end, 10);
 			if (*v < '0' || *v > '9' || *end || errno || n < 1 || n > MODEL_MAX_FEATURES) {
 				fprintf(stderr, "tickpipe model: --features: expected an integer 1..%u, "
-					"got \"%s\"\n", MODEL_MAX_FEATURES, v);
+					"got \"%s\"\n", (unsigned)MODEL_MAX_FEATURES, v);
 				return EXIT_USAGE;
 			}
 			n_features = (uint32_t)n;

@@ -146,7 +146,7 @@ static void render(FILE *f, const struct mon_view *v, const char *segname, const
 		const struct mon_stage *s = &v->stage[k];
 		const struct stats_block *st = s->st;
 		char rate[24], fill[16], p50[16], p99[16], p999[16];
-		if (dt > 0)
+		if (prev && dt > 0)
 			snprintf(rate, sizeof(rate), "%.0f",
 				 cur->msgs[k] >= prev->msgs[k] ? (double)(cur->msgs[k] - prev->msgs[k]) / dt : 0.0);
 		else

@@ -258,7 +258,7 @@ static bool kparam(const struct ctx *c, const char *key, char *val, size_t len)
 		tok[n] = '\0';
 		if (!strcmp(tok, "--"))
 			break;
-		if (!strncmp(tok, key, klen) && (tok[klen] == '\0' || tok[klen] == '=')) {
+		if (n >= klen && !strncmp(tok, key, klen) && (tok[klen] == '\0' || tok[klen] == '=')) {
 			found = true;
 			snprintf(val, len, "%s", tok[klen] ? tok + klen + 1 : "");
 		}

@@ -2,7 +2,7 @@
 # install-deps.sh - check for tickpipe's Debian build dependencies; install
 # them with apt-get when running as root, otherwise print the exact command.
 set -e
-PKGS="build-essential pkg-config libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libpcap-dev prometheus gnuplot-nox libcmocka-dev liburing-dev libjemalloc-dev libck-dev dpdk-dev libxgboost-dev python3-xgboost python3-numpy clang libclang-rt-14-dev valgrind openssl"
+PKGS="build-essential pkg-config libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libpcap-dev prometheus gnuplot-nox libcmocka-dev liburing-dev libjemalloc-dev libck-dev dpdk-dev libxgboost-dev python3-xgboost python3-numpy clang libclang-rt-14-dev valgrind openssl cppcheck clang-tidy"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("tickpipe %s (segment ABI %u, message ABI %u)\n", TICKPIPE_VERSION,
-		       SEG_ABI_VERSION, MSG_ABI_VERSION);
+		       SEG_ABI_VERSION, (unsigned)MSG_ABI_VERSION);
 		return EXIT_OK;
 	}
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++)

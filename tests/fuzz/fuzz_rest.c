@@ -87,7 +87,7 @@ static int fz_reference(const char *s, unsigned scale, int64_t *out, bool *int_o
 	memcpy(digits, int_start, int_len);
 	n = int_len;
 	for (unsigned i = 0; i < scale; i++)
-		digits[n++] = i < frac_len ? frac_start[i] : '0';
+		digits[n++] = (char)(i < frac_len ? frac_start[i] : '0');
 	digits[n] = '\0';
 	bool round_up = frac_len > scale && frac_start[scale] >= '5';
 
