@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,8 +179,11 @@ enum seg_probe_state seg_probe(const char *name, const char *dir, char *path, si
 				res = SEG_PROBE_STOPPED;
 			else if ((magic == SEG_MAGIC || magic == 0) && alive)
 				res = SEG_PROBE_LIVE;
-			else if (magic == SEG_MAGIC)
-				res = SEG_PROBE_STALE;
+			else if (magic == SEG_MAGIC ||
+				 (magic == 0 && h->owner_pid > 0 && h->abi_version == SEG_ABI_VERSION &&
+				 h->header_bytes == sizeof(*h) && h->size == (uint64_t)st.st_size &&
+				  !strncmp(h->name, name, sizeof(h->name))))
+				res = SEG_PROBE_STALE;   /* dead, or half-created: its header proves it ours, its creator died */
 			munmap(m, sizeof(struct seg_header));
 		}
 	}
@@ -187,26 +191,164 @@ enum seg_probe_state seg_probe(const char *name, const char *dir, char *path, si
 	return res;
 }
 
-/* Creates and maps the file at `path` of `size` bytes. */
+/* Reads one unsigned number from a sysfs/procfs file; -1 if it cannot. */
+static int read_u64(const char *path, uint64_t *out)
+{
+	FILE *f = fopen(path, "re");
+	unsigned long long v;
+	int ok = f && fscanf(f, "%llu", &v) == 1;
+	if (f)
+		fclose(f);
+	if (ok)
+		*out = v;
+	return ok ? 0 : -1;
+}
+
+/* The value after `key` (e.g. "HugePages_Free:") in /proc/meminfo; 0 if absent. */
+static uint64_t meminfo_value(const char *key)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[256];
+	unsigned long long v = 0;
+	size_t n = strlen(key);
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && sscanf(line + n, "%llu", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* The host's pool of hugepages of `page_bytes` (0: the default size). */
+struct huge_pool {
+	uint64_t page_bytes;
+	uint64_t total;
+	uint64_t free;
+};
+
+static void huge_pool_read(struct huge_pool *p, uint64_t page_bytes)
+{
+	char path[128];
+	p->page_bytes = page_bytes ? page_bytes : meminfo_value("Hugepagesize:") << 10;
+	if (!p->page_bytes)
+		p->page_bytes = 2u << 20;
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages",
+		 p->page_bytes >> 10);
+	if (read_u64(path, &p->total))
+		p->total = meminfo_value("HugePages_Total:");
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/free_hugepages",
+		 p->page_bytes >> 10);
+	if (read_u64(path, &p->free))
+		p->free = meminfo_value("HugePages_Free:");
+}
+
+/* The directory part of `path` into out. */
+static void dir_of(const char *path, char *out, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+	snprintf(out, len, "%.*s", (int)(n ? n : 1), n ? path : "/");
+}
+
+static double mib(uint64_t bytes)
+{
+	return (double)bytes / (1 << 20);
+}
+
+/* Says in `why` that the filesystem of `path` cannot hold `size` bytes: what
+ * it needs, what the filesystem has free (statvfs), and what to do. */
+static void describe_nospace(const char *path, uint64_t size, int huge, char *why, size_t whylen)
+{
+	char dir[256];
+	struct statvfs sv;
+	uint64_t unit = 0, free_b = 0, total_b = 0;
+	dir_of(path, dir, sizeof(dir));
+	if (statvfs(dir, &sv) == 0) {
+		unit = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
+		free_b = (uint64_t)sv.f_bavail * unit;
+		total_b = (uint64_t)sv.f_blocks * unit;
+	}
+	if (huge) {
+		struct huge_pool pool;
+		huge_pool_read(&pool, unit);
+		uint64_t pages = (size + pool.page_bytes - 1) / pool.page_bytes;
+		uint64_t free_pages = pool.free;
+		if (total_b && free_b / pool.page_bytes < free_pages)   /* a size= limit on the mount */
+			free_pages = free_b / pool.page_bytes;
+		errmsg_set(why, whylen, "hugetlbfs %s cannot hold %s: needs %" PRIu64 " hugepages of %" PRIu64
+			 " KiB (%" PRIu64 " bytes), %" PRIu64 " free (HugePages_Total %" PRIu64 ")",
+			 dir, path, pages, pool.page_bytes >> 10, size, free_pages, pool.total);
+		return;
+	}
+	uint64_t grow = size > free_b ? size - free_b : 0;
+	errmsg_set(why, whylen, "not enough space in %s for %s: needs %" PRIu64 " bytes (%.1f MiB), %s has %"
+		 PRIu64 " bytes free (%.1f MiB of %.1f MiB); free space there (`tickpipe seg ls` lists "
+		 "segments), enlarge it (`mount -o remount,size=%" PRIu64 "M %s`), or make the segment "
+		 "smaller (segment.size_mb, rings)",
+		 dir, path, size, mib(size), dir, free_b, mib(free_b), mib(total_b),
+		 (total_b + grow + (1u << 20) - 1) >> 20, dir);
+}
+
+/* Allocates the file's blocks now, so that too little space is ENOSPC here
+ * rather than SIGBUS at the first touch of a page (ftruncate reserves nothing
+ * on tmpfs, and MAP_POPULATE does not report a failed fault). Returns 0 or a
+ * negative errno. Where the filesystem cannot allocate ahead (EOPNOTSUPP) it
+ * returns 0: on hugetlbfs mmap then reserves the pages (and fails ENOMEM). */
+static int reserve(int fd, uint64_t size, int huge)
+{
+	int rc;
+	do
+		rc = fallocate(fd, 0, 0, (off_t)size);
+	while (rc != 0 && errno == EINTR);
+	if (rc == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != ENOSYS)
+		return -errno;
+	if (huge)
+		return 0;
+	do
+		rc = posix_fallocate(fd, 0, (off_t)size);   /* glibc writes every block instead */
+	while (rc == EINTR);
+	return rc == EOPNOTSUPP ? 0 : -rc;
+}
+
+/* Creates, sizes, reserves and maps the file at `path` of `size` bytes
+ * (`huge`: on hugetlbfs). Returns 0, or a negative errno with `why` saying
+ * what failed: -ENOSPC when the filesystem (or the hugepage pool) cannot hold
+ * it. On failure the file is removed and nothing stays open or mapped. */
 static int map_new(struct seg *s, const char *path, uint64_t size, int huge, char *why, size_t whylen)
 {
+	int rc;
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		int e = errno;
-		snprintf(why, whylen, "cannot create %s: %s", path, strerror(e));
-		return -e;
+		rc = -errno;
+		errmsg_set(why, whylen, "cannot create %s: %s", path, strerror(-rc));
+		return rc;
 	}
 	if (ftruncate(fd, (off_t)size) != 0) {
-		int e = errno;
-		snprintf(why, whylen, "cannot size %s to %" PRIu64 " bytes: %s", path, size, strerror(e));
+		rc = -errno;
+		errmsg_set(why, whylen, "cannot size %s to %" PRIu64 " bytes: %s", path, size, strerror(-rc));
+		goto fail;
+	}
+	rc = reserve(fd, size, huge);
+	if (rc == -ENOSPC || (huge && rc == -ENOMEM)) {
+		describe_nospace(path, size, huge, why, whylen);
+		rc = -ENOSPC;
+		goto fail;
+	} else if (rc) {
+		errmsg_set(why, whylen, "cannot allocate %" PRIu64 " bytes for %s: %s", size, path, strerror(-rc));
 		goto fail;
 	}
 	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (m == MAP_FAILED) {
-		int e = errno;
-		snprintf(why, whylen, "cannot map %s (%" PRIu64 " bytes%s): %s", path, size,
-			 huge ? " of hugepages" : "", strerror(e));
-		errno = e;
+		rc = -errno;
+		if (huge && rc == -ENOMEM) {
+			describe_nospace(path, size, huge, why, whylen);
+			rc = -ENOSPC;
+		} else {
+			errmsg_set(why, whylen, "cannot map %s (%" PRIu64 " bytes%s): %s", path, size,
+				 huge ? " of hugepages" : "", strerror(-rc));
+		}
 		goto fail;
 	}
 	s->base = m;
@@ -215,16 +357,49 @@ static int map_new(struct seg *s, const char *path, uint64_t size, int huge, cha
 	s->huge = huge;
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	return 0;
-fail:;
-	int e = errno;
+fail:
 	close(fd);
 	unlink(path);
-	return -e;
+	return rc;
+}
+
+/* Why the file at `path` is not a tickpipe segment, for a message. */
+static void describe_invalid(const char *path, char *out, size_t len)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errmsg_set(out, len, "cannot open it: %s", strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < sizeof(struct seg_header)) {
+		errmsg_set(out, len, "%lld bytes, smaller than a segment header (%zu bytes)",
+			 (long long)st.st_size, sizeof(struct seg_header));
+	} else {
+		uint64_t magic = 0;
+		if (pread(fd, &magic, sizeof(magic), 0) != (ssize_t)sizeof(magic))
+			errmsg_set(out, len, "cannot read it: %s", strerror(errno));
+		else if (magic == 0)
+			errmsg_set(out, len, "magic 0: never published, and its header does not prove it a "
+				 "tickpipe segment whose creator died");
+		else
+			errmsg_set(out, len, "magic 0x%016" PRIx64 ", expected 0x%016" PRIx64, magic,
+				 (uint64_t)SEG_MAGIC);
+	}
+	close(fd);
+}
+
+/* Hugepages for the segment as the pool stands: a note for a message. */
+static uint64_t huge_pages_to_reserve(uint64_t size, struct huge_pool *pool)
+{
+	huge_pool_read(pool, 0);
+	uint64_t pages = (size + pool->page_bytes - 1) / pool->page_bytes;
+	return pool->total + (pages > pool->free ? pages - pool->free : 0);
 }
 
 int seg_create(struct seg *s, const struct seg_opts *o, char *err, size_t errlen)
 {
-	char path[256], why[384] = "";
+	char path[256], why[512] = "";
 	int rc;
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
@@ -240,6 +415,8 @@ int seg_create(struct seg *s, const struct seg_opts *o, char *err, size_t errlen
 		return -EINVAL;
 	}
 
+	/* The name taken: only a segment proved stale (its owner dead) may be
+	 * replaced, and only when asked; a live, stopped or foreign file never. */
 	int32_t pid = 0;
 	uint64_t created = 0;
 	enum seg_probe_state st = seg_probe(o->name, o->dir, path, sizeof(path), &pid, &created);
@@ -249,11 +426,16 @@ int seg_create(struct seg *s, const struct seg_opts *o, char *err, size_t errlen
 		if (st == SEG_PROBE_STALE && o->replace_stale) {
 			fprintf(stderr, "tickpipe: removing stale segment %s of dead pipeline (pid %d, created %s)\n",
 				path, pid, when);
-			unlink(path);
+			if (unlink(path) != 0 && errno != ENOENT) {
+				rc = -errno;
+				errmsg_set(err, errlen, "segment %s: cannot remove the stale segment %s: %s",
+					 o->name, path, strerror(-rc));
+				return rc;
+			}
 		} else {
 			if (st == SEG_PROBE_LIVE)
-				errmsg_set(err, errlen, "segment %s is in use by a running pipeline (pid %d, created %s)",
-					 path, pid, when);
+				errmsg_set(err, errlen, "segment %s is in use by a running pipeline (pid %d, created %s); "
+					 "stop that pipeline first, or give this config another segment.name", path, pid, when);
 			else if (st == SEG_PROBE_STOPPED)
 				errmsg_set(err, errlen, "segment %s was kept by a pipeline that stopped (pid %d, created %s); "
 					 "inspect it, then remove it with `tickpipe seg rm %s`", path, pid, when, o->name);
@@ -261,8 +443,12 @@ int seg_create(struct seg *s, const struct seg_opts *o, char *err, size_t errlen
 				errmsg_set(err, errlen, "stale segment %s of a dead pipeline (pid %d, created %s); "
 					 "remove it with `tickpipe seg rm %s` or start with --replace-stale",
 					 path, pid, when, o->name);
-			else
-				errmsg_set(err, errlen, "%s exists and is not a tickpipe segment; remove it by hand", path);
+			else {
+				describe_invalid(path, why, sizeof(why));
+				errmsg_set(err, errlen, "%s exists and is not a tickpipe segment (%s); it is left alone, "
+					 "even with --replace-stale: check that nothing uses it (`fuser -v %s`), "
+					 "then remove it by hand", path, why, path);
+			}
 			return -EEXIST;
 		}
 	}
@@ -276,26 +462,32 @@ int seg_create(struct seg *s, const struct seg_opts *o, char *err, size_t errlen
 			snprintf(mounts[0], sizeof(mounts[0]), "%s", o->dir);
 		for (int i = 0; i < n && rc < 0; i++) {
 			struct statfs sf;
-			if (statfs(mounts[i], &sf) != 0 || (unsigned long)sf.f_type != HUGETLBFS_MAGIC)
+			if (statfs(mounts[i], &sf) != 0 || (unsigned long)sf.f_type != HUGETLBFS_MAGIC) {
+				if (!why[0])
+					errmsg_set(why, sizeof(why), "%s is not a hugetlbfs mount", mounts[i]);
 				continue;
+			}
 			if (seg_path(path, sizeof(path), mounts[i], o->name) < 0)
 				continue;
 			rc = map_new(s, path, align_up(o->size, (uint64_t)sf.f_bsize), 1, why, sizeof(why));
-			if (rc == 0)
-				s->hdr = (struct seg_header *)s->base;
 		}
 		if (rc < 0 && o->hugepages == SEG_HUGE_REQUIRE) {
-			errmsg_set(err, errlen, "segment %s: hugepages required but unavailable (%s); "
-				 "reserve them with `sysctl vm.nr_hugepages=%" PRIu64 "` and mount hugetlbfs "
-				 "(`mount -t hugetlbfs none /dev/hugepages`), or set segment.hugepages to \"auto\"",
-				 o->name, why[0] ? why : "no writable hugetlbfs mount",
-				 o->size / (2u << 20) + 1);
+			struct huge_pool pool;
+			uint64_t nr = huge_pages_to_reserve(o->size, &pool);
+			if (!why[0])
+				errmsg_set(why, sizeof(why), "no writable hugetlbfs mount in /proc/mounts, "
+					 "HugePages_Total %" PRIu64 ", free %" PRIu64, pool.total, pool.free);
+			errmsg_set(err, errlen, "segment %s: hugepages required but unavailable "
+				 "(segment.hugepages is \"require\"): %s; reserve them with "
+				 "`sysctl -w vm.nr_hugepages=%" PRIu64 "` and mount hugetlbfs "
+				 "(`mount -t hugetlbfs none /dev/hugepages`), see `tickpipe doctor CONFIG`, "
+				 "or set segment.hugepages to \"auto\"", o->name, why, nr);
 			return -ENOMEM;
 		}
 	}
 	if (rc < 0) {
 		const char *dir = o->dir ? o->dir : SHM_DIR;
-		char why2[384];
+		char why2[512];
 		rc = seg_path(path, sizeof(path), dir, o->name);
 		if (rc == 0)
 			rc = map_new(s, path, align_up(o->size, 4096), 0, why2, sizeof(why2));
@@ -307,13 +499,32 @@ int seg_create(struct seg *s, const struct seg_opts *o, char *err, size_t errlen
 		}
 		/* Transparent hugepages for shmem, where the host allows them. */
 		madvise(s->base, s->size, MADV_HUGEPAGE);
-		if (o->hugepages == SEG_HUGE_AUTO)
+		if (o->hugepages == SEG_HUGE_AUTO) {
+			struct huge_pool pool;
+			uint64_t nr = huge_pages_to_reserve(o->size, &pool);
 			fprintf(stderr,
-				"tickpipe: warning: segment %s: no hugepages (%s); using %s with 4 KiB pages. "
-				"For hugepages: sysctl vm.nr_hugepages=%" PRIu64 " && mount -t hugetlbfs none /dev/hugepages\n",
-				o->name, why[0] ? why : "no writable hugetlbfs mount", path,
-				o->size / (2u << 20) + 1);
+				"tickpipe: warning: segment %s: no hugepages (%s); using %s with 4 KiB pages "
+				"(segment.hugepages \"auto\"). For hugepages: sysctl -w vm.nr_hugepages=%" PRIu64
+				" && mount -t hugetlbfs none /dev/hugepages\n",
+				o->name, why[0] ? why : "no writable hugetlbfs mount", path, nr);
+		}
 	}
+
+	/* The header's identity first, so that a creator killed from here on
+	 * leaves a file seg_probe() can prove stale (its owner dead). */
+	struct seg_header *h = (struct seg_header *)s->base;
+	s->hdr = h;
+	s->owner = true;
+	memset(h, 0, sizeof(*h));
+	h->abi_version = SEG_ABI_VERSION;
+	h->header_bytes = sizeof(*h);
+	h->size = s->size;
+	h->created_unix_ns = now_unix_ns();
+	h->pipeline_id = o->pipeline_id;
+	h->owner_pid = (int32_t)getpid();
+	h->owner_start_ticks = proc_start_ticks(getpid());
+	snprintf(h->name, sizeof(h->name), "%s", o->name);
+	store_relaxed(&h->run_state, SEG_RUN_INIT);   /* published with the magic */
 
 	if (o->group) {
 		struct group *g = getgrnam(o->group);
@@ -330,24 +541,15 @@ int seg_create(struct seg *s, const struct seg_opts *o, char *err, size_t errlen
 		}
 	}
 
-	/* Pre-fault every page with a write, so no stage ever takes a page fault. */
-	memset(s->base, 0, s->size);
+	/* Pre-fault every page with a write, so no stage ever takes a page
+	 * fault; the blocks were allocated by map_new(), so this cannot SIGBUS. */
+	memset(s->base + sizeof(*h), 0, s->size - sizeof(*h));
 	if (!o->no_mlock && mlock(s->base, s->size) != 0)
 		fprintf(stderr, "tickpipe: warning: segment %s: mlock of %zu bytes failed (%s); "
 			"raise the memlock limit (ulimit -l, or LimitMEMLOCK= in the unit)\n",
 			o->name, s->size, strerror(errno));
 
-	struct seg_header *h = (struct seg_header *)s->base;
-	s->hdr = h;
-	s->owner = true;
-	h->abi_version = SEG_ABI_VERSION;
-	h->header_bytes = sizeof(*h);
 	h->layout_hash = o->layout_hash;
-	h->size = s->size;
-	h->created_unix_ns = now_unix_ns();
-	h->pipeline_id = o->pipeline_id;
-	h->owner_pid = (int32_t)getpid();
-	h->owner_start_ticks = proc_start_ticks(getpid());
 	h->used = sizeof(*h);
 	h->hugepage_bytes = s->huge ? (uint32_t)(2u << 20) : 4096;
 	if (s->huge) {
@@ -355,8 +557,6 @@ int seg_create(struct seg *s, const struct seg_opts *o, char *err, size_t errlen
 		if (fstatfs(s->fd, &sf) == 0)
 			h->hugepage_bytes = (uint32_t)sf.f_bsize;
 	}
-	snprintf(h->name, sizeof(h->name), "%s", o->name);
-	store_relaxed(&h->run_state, SEG_RUN_INIT);   /* published with the magic */
 	return 0;
 
 fail:

@@ -28,7 +28,7 @@
 #define SEG_DIR_NAME_MAX 40
 #define SEG_DIR_MAX      192
 #define SEG_ALIGN        TP_CACHELINE
-#define SEG_ERRLEN       512
+#define SEG_ERRLEN       1024
 
 /* Region kinds in the directory. */
 enum seg_kind {
@@ -133,15 +133,26 @@ enum seg_probe_state {
 	SEG_PROBE_NONE = 0,      /* no such segment */
 	SEG_PROBE_LIVE = 1,      /* its owner is running */
 	SEG_PROBE_STOPPED = 2,   /* owner exited cleanly, segment kept */
-	SEG_PROBE_STALE = 3,     /* owner died without cleaning up */
-	SEG_PROBE_INVALID = 4,   /* not a tickpipe segment, or half-created */
+	SEG_PROBE_STALE = 3,     /* owner died without cleaning up (published, or half-created
+				  * with a header naming it and its dead creator) */
+	SEG_PROBE_INVALID = 4,   /* not provably a tickpipe segment: too short, wrong magic,
+				  * unreadable, or all zeros; never removed by seg_create() */
 };
 
 /* Creates, sizes, maps, pre-faults and locks a new segment and writes its
- * header (not yet published). Returns 0, or a negative errno with `err` naming
- * the path and the cause: -EEXIST if a live, stopped or stale segment has the
- * name (stale ones are removed first when opts->replace_stale), -ENOMEM when
- * hugepages are required but unavailable. On failure nothing is left behind. */
+ * header (not yet published). The file's blocks are allocated up front
+ * (fallocate), so a filesystem too small for it fails here, not with SIGBUS
+ * at the first touch. Returns 0, or a negative errno with `err` naming the
+ * path and the cause:
+ *   -EEXIST  the name is taken: a live, stopped or stale segment, or a file
+ *            that is not a tickpipe segment (stale ones are removed first when
+ *            opts->replace_stale; the others never are);
+ *   -ENOMEM  hugepages required (SEG_HUGE_REQUIRE) but unavailable: err says
+ *            how many are needed and how to reserve them;
+ *   -ENOSPC  the directory (/dev/shm) cannot hold the segment: err names the
+ *            path, the bytes needed and the bytes free;
+ *   -EINVAL  bad name, size or group; another negative errno from open/mmap.
+ * On failure nothing is left behind: no file, no mapping, no descriptor. */
 int seg_create(struct seg *s, const struct seg_opts *opts, char *err, size_t errlen);
 
 /* Hands out `bytes` (rounded up to SEG_ALIGN) and records them in the

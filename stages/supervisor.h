@@ -16,10 +16,12 @@ struct sup_opts {
 };
 
 /* Runs the pipeline to completion (the source finishes, or SIGINT/SIGTERM
- * drains it). Returns the process exit status: 0 after a clean drain, 2 if
- * the placement is invalid (nothing created), 1 on a run-time failure (the
- * segment could not be created, a stage failed to start, or the restart
- * budget was spent: trading is then HALTED and every stage stopped). */
+ * drains it). Returns the process exit status: 0 after a clean drain; 2 if
+ * the placement is invalid or the host cannot hold the segment (hugepages
+ * required but missing, /dev/shm too small; nothing created); 3 if the
+ * segment's name is taken (tools/cmd_run.c lists the cases); 1 on another
+ * failure (a stage failed to start, or the restart budget was spent:
+ * trading is then HALTED and every stage stopped). */
 int supervisor_run(const struct tp_config *cfg, const struct sup_opts *o);
 
 /* Where the process title may be written (argv[0]..end of the last argument). */

@@ -882,7 +882,7 @@ static void test_cli_good(void **state)
 static void test_cli_json(void **state)
 {
 	struct host h;
-	char *lines[64], *s, *nl;
+	char *lines[64] = { 0 }, *s, *nl;
 	size_t n = 0;
 	cJSON *j, *a, *e;
 	int i = 0;
@@ -1103,7 +1103,7 @@ static void test_install(void **state)
 	has(unit, "\nLimitMEMLOCK=infinity\n");
 	has(unit, "\nLimitRTPRIO=99\n");
 	has(unit, "\nRestart=on-failure\n");
-	has(unit, "\nRestartPreventExitStatus=2\n");
+	has(unit, "\nRestartPreventExitStatus=2 3\n");
 	snprintf(p, sizeof(p), "%s/usr/local/lib/systemd/system/tickpipe-monitor@.service", d);
 	slurp(p, unit, sizeof(unit));
 	has(unit, "\nExecStart=/usr/local/bin/tickpipe monitor --segment %i --config /etc/tickpipe/%i.json\n");
