@@ -271,7 +271,7 @@ static void excerpt(const char *src, size_t len, char *dst, size_t n)
 	size_t j = 0;
 	for (size_t i = 0; src && i < len && j + 4 < n; i++) {
 		unsigned char ch = (unsigned char)src[i];
-		dst[j++] = ch >= 0x20 && ch < 0x7f ? (char)ch : ' ';
+		dst[j++] = (char)(ch >= 0x20 && ch < 0x7f ? ch : ' ');
 	}
 	if (src && len > 0 && j + 4 >= n && n > 4) {
 		memcpy(dst + j, "...", 3);
@@ -404,13 +404,50 @@ static bool ev_room(const struct rest *r)
 	return ev_free(r) >= 2 * r->n_open + EV_PER_ORDER * (r->inflight + 1);
 }
 
-/* Applies a delivered fill to the positions view. */
+/* True when fill_apply() of a fill of q at px on `side` keeps y within its
+ * integer types (exec/fill.h): the position after the fill, the average's
+ * numerator, the realized PnL of the part closed and the running total. A
+ * position or a fill price from the broker can be anything up to INT64_MAX. */
+static bool view_fill_fits(const struct fill_pos *y, uint8_t side, qty_t q, px_t px, unsigned decimals)
+{
+	const __int128 lim = (__int128)1 << 120;       /* the average's terms: 2 * (a + b) + den stays below 2^127 */
+	__int128 held = y->qty < 0 ? -(__int128)y->qty : (__int128)y->qty;
+	__int128 after = (__int128)y->qty + (side == BROKER_BUY ? (__int128)q : -(__int128)q);
+	if (q <= 0 || px < 0 || y->avg_px < 0 || after > INT64_MAX || after < -INT64_MAX)
+		return false;
+	if ((__int128)y->avg_px * held >= lim || (__int128)px * q >= lim)     /* each below 2^126: exact */
+		return false;
+	__int128 per_unit = (__int128)px - y->avg_px, closed = q < held ? q : held;
+	if (per_unit < 0)
+		per_unit = -per_unit;
+	if (closed && per_unit > INT64_MAX / closed)
+		return false;
+	__int128 e8 = per_unit * closed;
+	for (unsigned d = decimals; d < 8; d++)
+		if ((e8 *= 10) > INT64_MAX)
+			return false;
+	__int128 total = (__int128)(y->realized_e8 < 0 ? -(__int128)y->realized_e8 : y->realized_e8) + e8;
+	return total <= INT64_MAX;
+}
+
+/* Applies a delivered fill to the positions view. A fill the view cannot
+ * hold (a broker position or price near the int64 limits) drops the view:
+ * counted as a bad reply, fetched again when asked for. */
 static void view_fill(struct rest *r, uint32_t sym, uint8_t side, qty_t q, px_t px)
 {
 	if (!r->have_view || sym == 0 || sym > r->n_syms)
 		return;
 	const struct sym_entry *se = symtab_get(r->s, sym);
 	unsigned decimals = se ? (unsigned)se->px_scale + se->qty_scale : 0;
+	if (!view_fill_fits(&r->view[sym - 1], side, q, px, decimals)) {
+		if (r->st.bad_replies++ < 10)
+			fprintf(stderr, "tickpipe: rest: positions: a fill of %" PRId64 " at %" PRId64 " on symbol %s "
+					"does not fit the position %" PRId64 " at %" PRId64 " the broker listed; the "
+					"positions are fetched again\n", q, px, se ? se->name : "?",
+				r->view[sym - 1].qty, r->view[sym - 1].avg_px);
+		r->have_view = false;
+		return;
+	}
 	fill_apply(&r->view[sym - 1], side, q, px, decimals);
 }
 
@@ -717,6 +754,10 @@ static void bad_reply(struct rest *r, const struct rest_req *q, const char *what
  * forward, emitting what the caller has not seen. Returns 0, -EPROTO (obj
  * does not parse) or -EEXIST (another order under our client id); on an
  * error nothing changed. */
+/* The largest fill price taken from a broker, in price mantissa units: with
+ * any quantity risk lets through, fills.h's sums stay within 64 bits. */
+#define REST_FILL_PX_MAX 1000000000000000LL
+
 static int apply_order(struct rest *r, uint32_t slot, const cJSON *obj, uint64_t now)
 {
 	struct rest_order *o = &r->orders[slot];
@@ -756,6 +797,12 @@ static int apply_order(struct rest *r, uint32_t slot, const cJSON *obj, uint64_t
 			__int128 paid = (__int128)a * cum - o->notional;
 			__int128 v = (paid + d / 2) / d;
 			px = v > 0 && v <= INT64_MAX ? (px_t)v : a;
+		}
+		if (px > REST_FILL_PX_MAX) {
+			/* No instrument trades there: the broker's mistake. Counted; the
+			 * fill keeps our limit so positions and PnL stay arithmetic. */
+			r->st.bad_replies++;
+			px = o->limit_px;
 		}
 		o->cum = cum;
 		o->notional += (__int128)px * d;
@@ -1142,6 +1189,8 @@ static void done_account(struct rest *r, struct rest_req *q, long status, bool f
 	cJSON_Delete(j);
 }
 
+static void finish(struct rest *r, struct rest_req *q, CURLcode cc, long status, uint64_t now);
+
 /* A request finished (or failed). */
 static void complete(struct rest *r, struct rest_req *q, CURLcode cc, uint64_t now)
 {
@@ -1151,14 +1200,20 @@ static void complete(struct rest *r, struct rest_req *q, CURLcode cc, uint64_t n
 	r->st.connects += (uint64_t)(connects > 0 ? connects : 0);
 	curl_multi_remove_handle(r->multi, q->easy);
 	q->busy = false;
-	r->inflight--;
-	if (q->order >= 0)
-		r->orders[q->order].flags &= ~RO_F_BUSY;
-
 	if (cc == CURLE_WRITE_ERROR && q->resp_over) {
 		cc = CURLE_OK;             /* an answer too long to hold: the status stands, the body is bad */
 		q->resp_len = 0;
 	}
+	finish(r, q, cc, status, now);
+}
+
+/* What follows the transfer of q: its answer (HTTP `status`, q->resp) applied. */
+static void finish(struct rest *r, struct rest_req *q, CURLcode cc, long status, uint64_t now)
+{
+	r->inflight--;
+	if (q->order >= 0)
+		r->orders[q->order].flags &= ~RO_F_BUSY;
+
 	bool failed = cc != CURLE_OK || status == 429 || status == 401 || status >= 500 ||
 		      (status == 403 && q->kind != RQ_POST) || status == 0;
 	if (failed)
@@ -1523,6 +1578,93 @@ void rest_get_stats(const struct rest *r, struct rest_stats *out)
 }
 
 /* ---- life ---- */
+
+int rest_inject_reply(struct rest *r, enum rest_reply kind, const char client_id[BROKER_ID_LEN], long status,
+		      const char *body, size_t len, uint64_t now_ns)
+{
+	struct rest_req q = { .kind = (uint8_t)kind, .order = -1, .retry_after_s = -1 };
+	int32_t slot = -1;
+	if (len > RESP_CAP)
+		return -EINVAL;
+	if (now_ns < r->last_now)
+		now_ns = r->last_now;
+	r->last_now = now_ns;
+	switch (kind) {
+	case REST_REPLY_POST:
+	case REST_REPLY_LOOKUP:
+	case REST_REPLY_CANCEL: {
+		char id[BROKER_ID_LEN];
+		id_normalize(id, client_id);
+		if ((slot = hash_find(r, id)) < 0)
+			return -ENOENT;
+		struct rest_order *o = &r->orders[slot];
+		if (o->flags & RO_F_BUSY)
+			return -EBUSY;
+		/* The order in the state order_step() starts such a request from. */
+		if (kind == REST_REPLY_POST) {
+			if (o->state != RO_QUEUED)
+				return -EBUSY;
+			o->state = RO_POSTING;
+			o->trips_at_send = r->trips;
+		} else if (kind == REST_REPLY_CANCEL && (o->state != RO_LIVE || !o->broker_id[0])) {
+			return -EBUSY;
+		}
+		o->flags |= RO_F_BUSY;
+		char ids[BROKER_ID_LEN + 1];
+		if (kind == REST_REPLY_POST)
+			snprintf(q.path, sizeof(q.path), "/v2/orders");
+		else if (kind == REST_REPLY_LOOKUP)
+			snprintf(q.path, sizeof(q.path), "/v2/orders:by_client_order_id?client_order_id=%s",
+				 id_str(o->id, ids));
+		else
+			snprintf(q.path, sizeof(q.path), "/v2/orders/%s", o->broker_id);
+		break;
+	}
+	case REST_REPLY_OPEN_ORDERS:
+		if (r->list_busy)
+			return -EBUSY;
+		r->list_busy = true;
+		snprintf(q.path, sizeof(q.path), "/v2/orders?status=open&limit=%d", LIST_LIMIT);
+		break;
+	case REST_REPLY_POSITIONS: {
+		if (r->pos_busy)
+			return -EBUSY;
+		bool quiet = false;
+		r->pos_req_settled = settled(r, &quiet);
+		r->pos_req_quiet = quiet;
+		r->pos_req_epoch = r->epoch;
+		r->pos_busy = true;
+		snprintf(q.path, sizeof(q.path), "/v2/positions");
+		break;
+	}
+	case REST_REPLY_ACCOUNT:
+		if (r->account_busy)
+			return -EBUSY;
+		r->account_busy = true;
+		snprintf(q.path, sizeof(q.path), "/v2/account");
+		break;
+	default:
+		return -EINVAL;
+	}
+	/* A copy, NUL-terminated as on_write() keeps q->resp. */
+	if (!(q.resp = malloc(len + 1))) {
+		if (slot >= 0)
+			r->orders[slot].flags &= ~RO_F_BUSY;
+		return -ENOMEM;
+	}
+	if (len)
+		memcpy(q.resp, body, len);
+	q.resp[len] = '\0';
+	q.resp_len = len;
+	q.resp_cap = len + 1;
+	q.order = slot;
+	q.seq = ++r->seq;
+	r->inflight++;
+	r->st.requests++;
+	finish(r, &q, CURLE_OK, status, now_ns);
+	free(q.resp);
+	return 0;
+}
 
 void rest_params_default(struct rest_params *p)
 {

@@ -171,6 +171,30 @@ bool rest_busy(const struct rest *r);
 
 void rest_get_stats(const struct rest *r, struct rest_stats *out);
 
+/* The answers rest_inject_reply() can hand the adapter: which request they answer. */
+enum rest_reply {
+	REST_REPLY_POST,                /* POST /v2/orders: an order object, or an error body */
+	REST_REPLY_LOOKUP,              /* GET by client_order_id: an order object, or 404 */
+	REST_REPLY_CANCEL,              /* DELETE /v2/orders/{id}: 204, 422, 404 */
+	REST_REPLY_OPEN_ORDERS,         /* GET /v2/orders?status=open: an array of order objects */
+	REST_REPLY_POSITIONS,           /* GET /v2/positions: an array of position objects */
+	REST_REPLY_ACCOUNT,             /* GET /v2/account: an account object */
+};
+
+/* Hands the adapter `body` (len bytes, any bytes) with HTTP `status` as the
+ * answer to a request of `kind` that has just completed: the same code that
+ * poll() runs on a finished transfer (failure accounting, backoff, parsing,
+ * the order's state, events queued for the next poll()), without the
+ * network. `client_id` names the order for POST, LOOKUP and CANCEL (ignored
+ * otherwise). Exported for tests/fuzz/fuzz_rest_reply.c and the tests; the
+ * pipeline never calls it. Returns 0, -ENOENT (no such open order), -EBUSY
+ * (the order is not where such a request starts from: a POST needs a queued
+ * order, a CANCEL a live one with a broker id; or a request of that kind is
+ * in flight), -EINVAL (unknown kind, len above 16 MiB), -ENOMEM; on an error
+ * nothing changed. */
+int rest_inject_reply(struct rest *r, enum rest_reply kind, const char client_id[BROKER_ID_LEN], long status,
+		      const char *body, size_t len, uint64_t now_ns);
+
 /* Parses a decimal string into a mantissa with `scale` fraction digits,
  * rounding half up (away from zero) beyond the scale. Accepts
  * -?[0-9]+(\.[0-9]+)?. Returns 0, or -EINVAL (syntax) / -ERANGE (overflow);

@@ -83,16 +83,29 @@ static enum MHD_Result queue_text(struct MHD_Connection *c, unsigned status, con
 }
 
 /* The request announces a body: a Content-Length other than 0, or any Transfer-Encoding. */
-static bool has_body(struct MHD_Connection *c)
+static bool has_body(const char *transfer_encoding, const char *content_length)
 {
-	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+	if (transfer_encoding)
 		return true;
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (!cl)
+	if (!content_length)
 		return false;
-	while (*cl == ' ' || *cl == '\t' || *cl == '0')
-		cl++;
-	return *cl != '\0';
+	while (*content_length == ' ' || *content_length == '\t' || *content_length == '0')
+		content_length++;
+	return *content_length != '\0';
+}
+
+enum mon_route mon_http_route(const char *method, const char *url, const char *transfer_encoding,
+			      const char *content_length)
+{
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return MON_ROUTE_BAD_METHOD;
+	if (has_body(transfer_encoding, content_length))
+		return MON_ROUTE_BODY;
+	if (strcmp(url, "/metrics") == 0)
+		return MON_ROUTE_METRICS;
+	if (strcmp(url, "/health") == 0)
+		return MON_ROUTE_HEALTH;
+	return MON_ROUTE_NOT_FOUND;
 }
 
 static struct MHD_Response *metrics_response(struct mon_server *s)
@@ -133,7 +146,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	*req_cls = &answered;
 
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+	switch (mon_http_route(method, url,
+			       MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING),
+			       MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH))) {
+	case MON_ROUTE_BAD_METHOD: {
 		struct MHD_Response *r = MHD_create_response_from_buffer(
 			sizeof("method not allowed: GET or HEAD\n") - 1, (void *)"method not allowed: GET or HEAD\n",
 			MHD_RESPMEM_PERSISTENT);
@@ -141,15 +157,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 		return queue(c, MHD_HTTP_METHOD_NOT_ALLOWED, TEXT_PLAIN, r);
 	}
-	if (has_body(c))
+	case MON_ROUTE_BODY:
 		return queue_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "a GET or HEAD takes no request body\n");
-	if (strcmp(url, "/metrics") == 0) {
+	case MON_ROUTE_METRICS: {
 		struct MHD_Response *r = metrics_response(s);
 		if (!r)
 			return queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "the scrape could not be rendered\n");
 		return queue(c, MHD_HTTP_OK, METRICS_TYPE, r);
 	}
-	if (strcmp(url, "/health") == 0) {
+	case MON_ROUTE_HEALTH: {
 		char *doc = NULL;
 		int st = mon_health_render(&s->view, s->stall_ms, &doc);
 		if (st < 0 || !doc) {
@@ -158,6 +174,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		}
 		return queue(c, (unsigned)st, "application/json",
 			     MHD_create_response_from_buffer(strlen(doc), doc, MHD_RESPMEM_MUST_FREE));
+	}
+	case MON_ROUTE_NOT_FOUND:
+		break;
 	}
 	return queue_text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics or /health\n");
 }
@@ -200,6 +219,7 @@ static int bind_listen(const char *addr, bool *v6, uint16_t *port_out, char *err
 	}
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
 	*port_out = port;
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		*port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
@@ -229,8 +249,7 @@ static bool is_tchar(unsigned char c)
 	       (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-/* 1: may be HTTP (MHD decides), -1: cannot be. Needs at least one byte. */
-static int gate_classify(const unsigned char *b, size_t n)
+int mon_gate_classify(const unsigned char *b, size_t n)
 {
 	size_t i = 0, start;
 	while (i < n && (b[i] == '\r' || b[i] == '\n'))
@@ -273,7 +292,7 @@ static void gate_judge(struct mon_server *s, int i)
 		return;
 	if (n <= 0)
 		close(g->fd);
-	else if (gate_classify(b, (size_t)n) > 0)
+	else if (mon_gate_classify(b, (size_t)n) > 0)
 		MHD_add_connection(s->httpd, g->fd, (const struct sockaddr *)&g->addr, g->addr_len); /* MHD owns it now */
 	else
 		gate_refuse(g->fd, "400 Bad Request", "bad request: not an HTTP/1.x request line\n");
@@ -515,7 +534,7 @@ int mon_server_run(const struct mon_server_opts *o)
 	pthread_sigmask(SIG_BLOCK, &stop, &old_mask);
 
 	int rc = mon_server_start(&s, o, err, sizeof(err));
-	if (rc) {
+	if (rc || !s) {
 		fprintf(stderr, "tickpipe monitor: %s\n", err);
 	} else {
 		if (!o->quiet)

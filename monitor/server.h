@@ -77,4 +77,35 @@ void mon_server_stop(struct mon_server *s);
  * Returns 0 after a signal, or mon_server_start()'s error (printed on stderr). */
 int mon_server_run(const struct mon_server_opts *o);
 
+/* ---- the request handling, without sockets ----
+ *
+ * The two decisions the server makes about a request's bytes, exported for
+ * tests/fuzz/fuzz_http.c and the tests; the server itself calls them on every
+ * connection and request, so they are the real code path, not a copy.
+ */
+
+/* The gate: the first bytes a connection sent (a peek, n >= 0). Returns 1
+ * when they may start an HTTP request (optional CR/LF lines, then a method
+ * token followed by a space, or a token not yet complete: libmicrohttpd reads
+ * the rest), -1 when they cannot (answered 400 and closed). Reads b[0..n)
+ * only; n == 0 answers 1 (nothing seen yet). */
+int mon_gate_classify(const unsigned char *b, size_t n);
+
+enum mon_route {
+	MON_ROUTE_METRICS,              /* 200, the Prometheus exposition */
+	MON_ROUTE_HEALTH,               /* 200 or 503, the health document */
+	MON_ROUTE_NOT_FOUND,            /* 404 */
+	MON_ROUTE_BAD_METHOD,           /* 405, Allow: GET, HEAD */
+	MON_ROUTE_BODY,                 /* 413: a GET or HEAD that announces a body */
+};
+
+/* How a request that libmicrohttpd parsed is answered: method and url as it
+ * hands them to the handler (url decoded, without the query), the values of
+ * the Transfer-Encoding and Content-Length headers (NULL: absent). All
+ * strings NUL-terminated; nothing is kept. The method is checked first, then
+ * the body (any Transfer-Encoding, or a Content-Length that is not all
+ * zeros, blanks and tabs), then the path (exactly "/metrics" or "/health"). */
+enum mon_route mon_http_route(const char *method, const char *url, const char *transfer_encoding,
+			      const char *content_length);
+
 #endif

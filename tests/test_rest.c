@@ -606,6 +606,138 @@ static void test_decimals_and_config(void **state)
 	assert_non_null(strstr(err, "execution.rest.backoff_base_ms"));
 }
 
+/* ---- 1b. a broker position the view cannot hold (found by tests/fuzz/fuzz_rest_reply.c) ---- */
+
+/* Positions (qty, avg_entry_price) handed over by rest_inject_reply(), made
+ * the view by an unchanged open-orders list, then order "rx-0" (AAPL buy 100
+ * at 187.25) filled. *n: what positions() answers after the events are read. */
+/* An adapter (no broker behind it: replies are injected) over a one-symbol
+ * table, AAPL at 2 decimals, with order rx-0 (buy 100 at 187.25) submitted
+ * and its POST answered "new". */
+struct reply_rig {
+	struct symtab *t;
+	struct rest *r;
+	struct broker b;
+	struct broker_order bo;
+};
+
+static const char reply_order[] =
+	"{\"id\":\"b-0\",\"client_order_id\":\"rx-0\",\"status\":\"%s\",\"symbol\":\"AAPL\","
+	"\"side\":\"buy\",\"qty\":\"100\",\"filled_qty\":\"%s\",\"filled_avg_price\":%s}";
+
+static void reply_rig_open(struct reply_rig *g)
+{
+	size_t tb = symtab_bytes(4);
+	g->t = aligned_alloc(64, (tb + 63) & ~(size_t)63);
+	assert_non_null(g->t);
+	assert_int_equal(symtab_init(g->t, tb, 4), 0);
+	uint32_t aapl = symtab_intern(g->t, 0, "AAPL", 4, 2, 0, 0);
+	assert_int_equal(aapl, 1);
+	struct rest_params p;
+	struct rest_keys k = { .id = "PKREGRESS", .secret = "regress-secret" };
+	char err[256], body[512];
+	rest_params_default(&p);
+	snprintf(p.base_url, sizeof(p.base_url), "https://127.0.0.1:9");
+	p.max_inflight = 1;
+	p.max_orders = 4;
+	p.seed = 1;
+	g->r = rest_create(&p, &k, g->t, err, sizeof(err));
+	assert_non_null(g->r);
+	rest_broker(g->r, &g->b);
+	g->bo = (struct broker_order){ .client_id = "rx-0", .symbol_id = aapl, .side = BROKER_BUY,
+				       .tif = BROKER_TIF_GTC, .qty = 100, .limit_px = 18725 };
+	assert_int_equal(g->b.ops->submit(g->b.self, &g->bo, fake_now), BROKER_OK);
+	snprintf(body, sizeof(body), reply_order, "new", "0", "null");
+	assert_int_equal(rest_inject_reply(g->r, REST_REPLY_POST, g->bo.client_id, 200, body, strlen(body), fake_now),
+			 0);
+}
+
+static void reply_rig_close(struct reply_rig *g)
+{
+	rest_destroy(g->r);
+	free(g->t);
+}
+
+static void reply_view_then_fill(const char *qty, const char *avg, struct broker_position *pos, int *n,
+				 struct rest_stats *st)
+{
+	struct reply_rig g;
+	char body[512];
+	reply_rig_open(&g);
+	struct rest *r = g.r;
+	struct broker b = g.b;
+	struct broker_order bo = g.bo;
+	const char *order = reply_order;
+	snprintf(body, sizeof(body), "[{\"symbol\":\"AAPL\",\"qty\":\"%s\",\"avg_entry_price\":\"%s\",\"side\":\"long\"}]",
+		 qty, avg);
+	assert_int_equal(rest_inject_reply(r, REST_REPLY_POSITIONS, NULL, 200, body, strlen(body), fake_now), 0);
+	body[0] = '[';
+	snprintf(body + 1, sizeof(body) - 2, order, "new", "0", "null");
+	snprintf(body + strlen(body), sizeof(body) - strlen(body), "]");
+	assert_int_equal(rest_inject_reply(r, REST_REPLY_OPEN_ORDERS, NULL, 200, body, strlen(body), fake_now), 0);
+	snprintf(body, sizeof(body), order, "filled", "100", "\"187.25\"");
+	assert_int_equal(rest_inject_reply(r, REST_REPLY_LOOKUP, bo.client_id, 200, body, strlen(body), fake_now), 0);
+
+	struct broker_event ev[8];
+	assert_int_equal(b.ops->poll(b.self, fake_now, ev, 8), 2);
+	assert_int_equal(ev[0].kind, BROKER_EV_ACCEPTED);
+	assert_int_equal(ev[1].kind, BROKER_EV_FILLED);
+	assert_int_equal(ev[1].fill_qty, 100);
+	assert_int_equal(ev[1].fill_px, 18725);
+	*n = b.ops->positions(b.self, pos, 4);
+	rest_get_stats(r, st);
+	reply_rig_close(&g);
+}
+
+static void test_reply_position_overflow(void **state)
+{
+	(void)state;
+	struct broker_position pos[4];
+	struct rest_stats st;
+	int n;
+	/* The view as it should be: 10 held at 187.00, 100 bought at 187.25. */
+	reply_view_then_fill("10", "187", pos, &n, &st);
+	assert_int_equal(n, 1);
+	assert_int_equal(pos[0].symbol_id, 1);
+	assert_int_equal(pos[0].qty, 110);
+	assert_int_equal(pos[0].avg_px, 18723);    /* (10 x 18700 + 100 x 18725) / 110, half up */
+	assert_int_equal(st.bad_replies, 0);
+	/* INT64_MAX held: the fill overflowed the view (UBSan: signed overflow in
+	 * fill_apply). Now the view is dropped, counted, and fetched again. */
+	reply_view_then_fill("9223372036854775807", "92233720368547758.07", pos, &n, &st);
+	assert_int_equal(n, -EAGAIN);
+	assert_int_equal(st.bad_replies, 1);
+	assert_int_equal(st.events, 2);
+	/* Short INT64_MAX (the most negative a decimal can say) still takes a buy. */
+	reply_view_then_fill("-9223372036854775807", "1", pos, &n, &st);
+	assert_int_equal(n, 1);
+	assert_int_equal(pos[0].qty, -INT64_MAX + 100);
+	assert_int_equal(st.bad_replies, 0);
+}
+
+/* A fill price no instrument trades at (INT64_MAX mantissas) is the broker's
+ * mistake: counted, and the fill keeps the order's limit, so reconciliation's
+ * sums (exec/fill.h) cannot overflow. */
+static void test_reply_absurd_fill_price(void **state)
+{
+	(void)state;
+	struct reply_rig g;
+	char body[512];
+	reply_rig_open(&g);
+	snprintf(body, sizeof(body), reply_order, "filled", "100", "\"92233720368547758.07\"");
+	assert_int_equal(rest_inject_reply(g.r, REST_REPLY_LOOKUP, g.bo.client_id, 200, body, strlen(body), fake_now),
+			 0);
+	struct broker_event ev[8];
+	assert_int_equal(g.b.ops->poll(g.b.self, fake_now, ev, 8), 2);
+	assert_int_equal(ev[1].kind, BROKER_EV_FILLED);
+	assert_int_equal(ev[1].fill_qty, 100);
+	assert_int_equal(ev[1].fill_px, 18725);
+	struct rest_stats st;
+	rest_get_stats(g.r, &st);
+	assert_int_equal(st.bad_replies, 1);
+	reply_rig_close(&g);
+}
+
 /* ---- 2. keys: environment, key file and its mode ---- */
 
 static void test_keys(void **state)
@@ -1268,6 +1400,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_decimals_and_config, test_teardown),
+		cmocka_unit_test_teardown(test_reply_position_overflow, test_teardown),
+		cmocka_unit_test_teardown(test_reply_absurd_fill_price, test_teardown),
 		cmocka_unit_test_teardown(test_keys, test_teardown),
 		cmocka_unit_test_teardown(test_orders_fills_cancels_positions, test_teardown),
 		cmocka_unit_test_teardown(test_fault_matrix, test_teardown),
