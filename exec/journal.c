@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <liburing.h>
@@ -291,6 +292,8 @@ int jr_buf_init(struct jr_buf *b, size_t bytes, uint64_t cap, uint64_t wall_cap,
 	b->next_lsn = last_lsn + 1;
 	b->written = file_size;
 	b->wall_written = last_lsn;
+	b->written_lsn = last_lsn;
+	b->rec_bound = file_size;
 	/* Whether the bytes already in the file reached the disk is unknown (the
 	 * last writer may have died before its fdatasync): the first sync of a
 	 * BATCH or INTERVAL writer covers them. */
@@ -381,6 +384,7 @@ _Static_assert((JR_REQS & (JR_REQS - 1)) == 0, "JR_REQS is a power of two");
 
 enum { REQ_FREE, REQ_INFLIGHT, REQ_DONE, REQ_RETRY, REQ_FAILED };
 enum { Q_DATA = 0, Q_WALL = 1, K_SYNC = 2 };
+enum { REQ_F_INJECTED = 1u, REQ_F_FAILED = 2u };
 
 /* One write request: file bytes [off, end) still to write. It never crosses
  * the end of its ring, so its source is base + (off & mask) throughout. */
@@ -388,8 +392,63 @@ struct jr_req {
 	uint64_t off;
 	uint64_t end;
 	uint32_t state;
-	uint32_t pad;
+	uint32_t flags;                /* REQ_F_*: a test fault; counted in w->failed_reqs */
 };
+
+/* The test seam (jr_test_fault): process-wide, inherited by fork. */
+static struct {
+	uint64_t at;
+	int err;
+} jr_fault;
+
+void jr_test_fault(uint64_t at_byte, int err)
+{
+	jr_fault.at = at_byte;
+	jr_fault.err = err;
+}
+
+int jr_error_persistent(int err)
+{
+	switch (err) {
+	case -ENOSPC:
+	case -EDQUOT:
+	case -EFBIG:
+	case -EIO:
+	case -EROFS:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A request or fdatasync failed with e (at file offset off for a write):
+ * counted, and the failure episode starts or goes on. */
+static void note_error(struct jr_writer *w, struct jr_buf *b, int e, uint64_t off)
+{
+	w->last_error = e;
+	b->errors++;
+	if (!w->failing) {
+		w->failing = 1;
+		w->fail_error = e;
+		w->fail_off = off;
+		w->fail_start_ns = mono_ns();
+		w->episodes++;
+	} else if (off < w->fail_off) {
+		/* Requests complete in any order: the lowest is where the file stops. */
+		w->fail_off = off;
+	}
+	if (w->fail_streak < UINT32_MAX)
+		w->fail_streak++;
+	if (jr_error_persistent(e) || w->fail_streak >= JR_TRANSIENT_TRIES)
+		w->persistent = 1;
+}
 
 /* One file's writes in file order, oldest first. Completions arrive in any
  * order; `done` (written, wall_written) advances only over the completed
@@ -405,6 +464,7 @@ struct jr_ring {
 	struct io_uring ring;
 	struct jr_q q[2];              /* Q_DATA, Q_WALL */
 	int force_sync;                /* close: sync regardless of the interval */
+	int sync_failed;               /* the last fdatasync failed (counted in failed_reqs) */
 };
 
 /* One file as the pump sees it: its ring in the buffer and its limits, all
@@ -428,11 +488,24 @@ static int queue_write(struct jr_writer *w, struct jr_ring *r, const struct jr_v
 {
 	struct jr_req *rq = &r->q[q].req[slot];
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+	uint64_t end = rq->end;
 
 	if (!sqe)                      /* cannot happen: every request fits the SQ */
 		return -EBUSY;
-	io_uring_prep_write(sqe, v->fd, v->base + (rq->off & v->mask), (unsigned)(rq->end - rq->off),
+	rq->flags &= ~REQ_F_INJECTED;
+	if (tp_unlikely(jr_fault.err) && q == Q_DATA && end > jr_fault.at) {
+		/* The seam: the bytes before the fault go for real (a short
+		 * write); at the fault, a no-op whose completion reaps as err. */
+		if (rq->off >= jr_fault.at) {
+			io_uring_prep_nop(sqe);
+			rq->flags |= REQ_F_INJECTED;
+			goto queued;
+		}
+		end = jr_fault.at;
+	}
+	io_uring_prep_write(sqe, v->fd, v->base + (rq->off & v->mask), (unsigned)(end - rq->off),
 			    rq->off);
+queued:
 	io_uring_sqe_set_data64(sqe, req_ud(q, slot));
 	rq->state = REQ_INFLIGHT;
 	w->inflight++;
@@ -440,15 +513,30 @@ static int queue_write(struct jr_writer *w, struct jr_ring *r, const struct jr_v
 }
 
 /* A completion of request `slot` of queue q with result res. Returns 0 or
- * the error it reported. */
-static int reap_write(struct jr_ring *r, unsigned q, uint32_t slot, int res)
+ * the error it reported (*off: where the request stood). */
+static int reap_write(struct jr_writer *w, struct jr_ring *r, unsigned q, uint32_t slot, int res,
+		      uint64_t *off)
 {
 	struct jr_req *rq = &r->q[q].req[slot];
 
+	if (rq->flags & REQ_F_INJECTED)
+		res = jr_fault.err ? jr_fault.err : -EIO;
+	*off = rq->off;
 	if (res <= 0) {
 		/* 0 bytes for a non-empty write is no progress: an error too. */
 		rq->state = REQ_FAILED;
+		if (!(rq->flags & REQ_F_FAILED)) {
+			rq->flags |= REQ_F_FAILED;
+			w->failed_reqs++;
+		}
 		return res < 0 ? res : -EIO;
+	}
+	if (rq->flags & REQ_F_FAILED) {
+		/* A retry that got through (part of) its bytes: the streak of
+		 * failed attempts ends (other requests' successes do not end it). */
+		rq->flags &= ~REQ_F_FAILED;
+		w->failed_reqs--;
+		w->fail_streak = 0;
 	}
 	rq->off += (uint64_t)res;
 	/* A short write (a signal, a file size limit): the rest goes again. */
@@ -456,11 +544,38 @@ static int reap_write(struct jr_ring *r, unsigned q, uint32_t slot, int res)
 	return 0;
 }
 
-/* Advances *done over the completed prefix of q, resubmits short writes,
- * marks failed ones for the next pump, then queues new writes for
- * [*v->submitted, v->limit) split at the ring's end. */
+/* Counts the records `written` now covers wholly (b->written_lsn). Called
+ * as soon as `written` moved, before anything is appended: a record that
+ * starts at or after the previous `written` is still intact in the ring
+ * (its bytes were not free until now), and the length of the one record
+ * that straddles `written` is kept, as its first bytes are free from now. */
+static void count_written(struct jr_buf *b)
+{
+	for (;;) {
+		if (!b->rec_len) {
+			uint32_t len;
+			if (b->rec_bound >= b->tail)
+				return;
+			/* 8-aligned in a ring of >= 8 KiB: never split by the wrap. */
+			memcpy(&len, buf_data(b) + (b->rec_bound & (b->cap - 1)), sizeof(len));
+			if (len < JR_REC_MIN || len > JR_REC_MAX || len & 7u)
+				return;        /* not a record: cannot happen; count no further */
+			b->rec_len = len;
+		}
+		if (b->rec_bound + b->rec_len > b->written)
+			return;
+		b->rec_bound += b->rec_len;
+		b->rec_len = 0;
+		b->written_lsn++;
+	}
+}
+
+/* Advances *done over the completed prefix of q, resubmits short writes
+ * and, once the backoff allows (`due`), failed ones, then queues new writes
+ * for [*v->submitted, v->limit) split at the ring's end - none while a
+ * failure is outstanding: they would only fail too. */
 static int pump_file(struct jr_writer *w, struct jr_ring *r, const struct jr_view *v,
-		     unsigned qi, uint64_t *done)
+		     unsigned qi, uint64_t *done, bool due)
 {
 	struct jr_q *q = &r->q[qi];
 	int rc = 0;
@@ -473,14 +588,12 @@ static int pump_file(struct jr_writer *w, struct jr_ring *r, const struct jr_vie
 	}
 	for (uint32_t i = q->head; i != q->tail; i++) {
 		struct jr_req *rq = &q->req[i % JR_REQS];
-		if (rq->state == REQ_RETRY)
+		if (rq->state == REQ_RETRY || (rq->state == REQ_FAILED && due))
 			rc = queue_write(w, r, v, qi, i % JR_REQS);
-		else if (rq->state == REQ_FAILED)
-			rq->state = REQ_RETRY; /* "retried at the next pump" */
 		if (rc < 0)
 			return rc;
 	}
-	while (*v->submitted < v->limit && q->tail - q->head < JR_REQS) {
+	while (!w->failing && *v->submitted < v->limit && q->tail - q->head < JR_REQS) {
 		uint64_t at = *v->submitted, n = v->limit - at;
 		uint64_t to_end = v->mask + 1 - (at & v->mask);
 		struct jr_req *rq = &q->req[q->tail % JR_REQS];
@@ -491,6 +604,7 @@ static int pump_file(struct jr_writer *w, struct jr_ring *r, const struct jr_vie
 			n = JR_WRITE_MAX;
 		rq->off = at;
 		rq->end = at + n;
+		rq->flags = 0;
 		rc = queue_write(w, r, v, qi, q->tail % JR_REQS);
 		if (rc < 0)
 			return rc;
@@ -520,7 +634,9 @@ int jr_writer_open(struct jr_writer *w, const char *path, struct jr_buf *b, int 
 	 * check the invariants the pump and jr_append rely on. */
 	if (!jr_buf_bytes(b->cap, b->wall_cap) || b->written > b->tail ||
 	    b->tail - b->written > b->cap || b->tail & 7u || b->next_lsn == 0 ||
-	    b->wall_written > b->next_lsn - 1 || (b->next_lsn - 1) - b->wall_written > b->wall_cap)
+	    b->wall_written > b->next_lsn - 1 || (b->next_lsn - 1) - b->wall_written > b->wall_cap ||
+	    b->written_lsn > b->next_lsn - 1 || b->rec_bound > b->written || b->rec_len > JR_REC_MAX ||
+	    b->synced_lsn > b->written_lsn)
 		return errmsg_fail(err, errlen, -EINVAL,
 			       "journal %s: damaged buffer (cap %llu, wall_cap %llu, written %llu, "
 			       "tail %llu, wall_written %llu, next_lsn %llu)", path,
@@ -575,7 +691,8 @@ int jr_pump(struct jr_writer *w, struct jr_buf *b, uint64_t now_ns)
 	struct jr_ring *r = w->ring;
 	struct io_uring_cqe *cqe;
 	unsigned head, seen = 0;
-	int rc = 0, e;
+	int rc = 0, e, failed = 0;
+	uint64_t off;
 
 	/* Bytes a rolled-back unit appended must never have been submitted
 	 * (pump only committed bytes, journal.h). */
@@ -591,24 +708,36 @@ int jr_pump(struct jr_writer *w, struct jr_buf *b, uint64_t now_ns)
 		w->inflight--;
 		if (kind == K_SYNC) {
 			w->sync_inflight = 0;
+			off = w->sync_target;
 			if (res < 0) {
 				/* synced stays put and a later pump syncs again. That
 				 * one may succeed although the kernel dropped the pages
 				 * this one failed to write ("fsyncgate"): b->errors is
 				 * what tells the operator the journal is suspect. */
 				e = res;
+				if (!r->sync_failed) {
+					r->sync_failed = 1;
+					w->failed_reqs++;
+				}
 			} else {
 				e = 0;
-				if (w->sync_target > b->synced)
+				if (w->sync_target > b->synced) {
 					b->synced = w->sync_target;
+					b->synced_lsn = w->sync_target_lsn;
+				}
 				w->syncs++;
+				if (r->sync_failed) {
+					r->sync_failed = 0;
+					w->failed_reqs--;
+					w->fail_streak = 0;
+				}
 			}
 		} else {
-			e = reap_write(r, kind, (uint32_t)ud % JR_REQS, res);
+			e = reap_write(w, r, kind, (uint32_t)ud % JR_REQS, res, &off);
 		}
 		if (e < 0) {
-			w->last_error = e;
-			b->errors++;
+			note_error(w, b, e, off);
+			failed = 1;
 			rc = e;
 		}
 	}
@@ -627,9 +756,22 @@ int jr_pump(struct jr_writer *w, struct jr_buf *b, uint64_t now_ns)
 		.limit = (b->next_lsn - 1) * JR_WALL_ENTRY, .submitted = &wall_submitted, .fd = w->wall_fd,
 	};
 
-	e = pump_file(w, r, &data, Q_DATA, &b->written);
+	/* Failed requests wait out the backoff, which grows with each pump
+	 * that reaped a failure and restarts with the next episode. */
+	if (failed) {
+		w->retry_ns = w->retry_ns ? w->retry_ns * 2 : JR_RETRY_MIN_NS;
+		if (w->retry_ns > JR_RETRY_MAX_NS)
+			w->retry_ns = JR_RETRY_MAX_NS;
+		w->retry_at_ns = mono_ns() + w->retry_ns;
+	}
+	bool due = w->failing && !failed && mono_ns() >= w->retry_at_ns;
+
+	uint64_t written = b->written;
+	e = pump_file(w, r, &data, Q_DATA, &b->written, due);
+	if (b->written != written)
+		count_written(b);
 	if (!e)
-		e = pump_file(w, r, &wall, Q_WALL, &wall_written);
+		e = pump_file(w, r, &wall, Q_WALL, &wall_written, due);
 	w->wall_submitted = wall_submitted / JR_WALL_ENTRY;
 	b->wall_written = wall_written / JR_WALL_ENTRY;
 	if (e < 0) {
@@ -643,13 +785,15 @@ int jr_pump(struct jr_writer *w, struct jr_buf *b, uint64_t now_ns)
 	 * included; they are not counted. The wall file is never synced
 	 * (journal.h). */
 	if (w->policy != JR_FSYNC_NEVER && !w->sync_inflight && b->written > b->synced &&
-	    (w->policy == JR_FSYNC_BATCH || r->force_sync ||
+	    (!r->sync_failed || due) &&
+	    (w->policy == JR_FSYNC_BATCH || r->force_sync || r->sync_failed ||
 	     now_ns - w->last_sync_ns >= w->fsync_interval_ns)) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
 		if (sqe) {
 			io_uring_prep_fsync(sqe, w->fd, IORING_FSYNC_DATASYNC);
 			io_uring_sqe_set_data64(sqe, req_ud(K_SYNC, 0));
 			w->sync_target = b->written;
+			w->sync_target_lsn = b->written_lsn;
 			w->sync_inflight = 1;
 			w->last_sync_ns = now_ns;
 			w->inflight++;
@@ -666,6 +810,13 @@ int jr_pump(struct jr_writer *w, struct jr_buf *b, uint64_t now_ns)
 			rc = e;
 		}
 	}
+	/* The episode ends when every failed request has been redone. */
+	if (w->failing && w->failed_reqs == 0) {
+		w->failing = 0;
+		w->persistent = 0;
+		w->fail_streak = 0;
+		w->retry_ns = 0;
+	}
 	return rc < 0 ? rc : (int)seen;
 }
 
@@ -681,6 +832,33 @@ static int wait_one(struct jr_writer *w)
 	return rc < 0 ? rc : 0;
 }
 
+/* Nothing in flight and failed requests waiting: sleeps until they are due. */
+static void wait_retry(const struct jr_writer *w)
+{
+	struct timespec ts = { .tv_sec = (time_t)(w->retry_at_ns / 1000000000ull),
+			       .tv_nsec = (long)(w->retry_at_ns % 1000000000ull) };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+int jr_settle(struct jr_writer *w, struct jr_buf *b)
+{
+	int rc = 0;
+
+	/* Each round reaps at least one completion; a short write queues its
+	 * rest at once, so a round may add one request: bounded all the same. */
+	for (int i = 0; i < 4 * (int)JR_REQS && w->inflight; i++) {
+		int e = wait_one(w);
+		if (e < 0)
+			return e;
+		e = jr_pump(w, b, w->last_sync_ns);
+		if (e < 0)
+			rc = e;
+	}
+	return rc;
+}
+
 int jr_wait_room(struct jr_writer *w, struct jr_buf *b, uint64_t need)
 {
 	if (need > b->cap)
@@ -693,8 +871,12 @@ int jr_wait_room(struct jr_writer *w, struct jr_buf *b, uint64_t need)
 			return rc;
 		if (jr_buf_room(b) >= need)
 			return 0;
-		if (w->inflight && (rc = wait_one(w)) < 0)
-			return rc;
+		if (w->inflight) {
+			if ((rc = wait_one(w)) < 0)
+				return rc;
+		} else if (w->failing) {
+			wait_retry(w);
+		}
 	}
 }
 
@@ -722,9 +904,13 @@ int jr_writer_close(struct jr_writer *w, struct jr_buf *b)
 			rc = 0;        /* an error that a retry then cured */
 			break;
 		}
-		if (w->inflight && (e = wait_one(w)) < 0) {
-			rc = e;
-			break;
+		if (w->inflight) {
+			if ((e = wait_one(w)) < 0) {
+				rc = e;
+				break;
+			}
+		} else if (w->failing) {
+			wait_retry(w);
 		}
 	}
 	/* Requests still in flight (only when giving up) are cancelled or

@@ -30,6 +30,17 @@
  *
  * The caller must only pump bytes it has committed (stages/undo.h): a
  * stage pumps at the start of a unit of work, before it appends.
+ *
+ * Failures. A failed write or fdatasync is counted (b->errors), reported by
+ * the pump and retried at the same offset, never dropped: the bytes stay in
+ * the buffer and `written` does not move past them. Retries are paced by a
+ * backoff (JR_RETRY_MIN_NS doubling to JR_RETRY_MAX_NS), and while a
+ * failure is outstanding no new write is queued behind it (no holes, no
+ * storm of doomed writes). A failure is persistent (jr_writer_failed) at
+ * once for ENOSPC, EDQUOT, EFBIG, EIO and EROFS (jr_error_persistent), and
+ * for any other error after JR_TRANSIENT_TRIES consecutive failed attempts.
+ * Bytes acknowledged before a failure (jr_acked_lsn) are never touched
+ * again: a torn last write lies after them, and the reader cuts it.
  */
 #ifndef TP_JOURNAL_H
 #define TP_JOURNAL_H
@@ -42,6 +53,10 @@
 #define JR_REC_MIN     32u         /* smallest record: header + 8 bytes (payload or padding) */
 #define JR_PAYLOAD_MAX (JR_REC_MAX - 24u)  /* largest payload: 4072 bytes */
 #define JR_WALL_ENTRY  16u
+
+#define JR_RETRY_MIN_NS    1000000ull     /* first retry of a failed request: 1 ms */
+#define JR_RETRY_MAX_NS    100000000ull   /* backoff cap: 100 ms */
+#define JR_TRANSIENT_TRIES 8              /* failed attempts before any error is persistent */
 
 struct jrec {
 	uint32_t len;            /* whole record, multiple of 8, 32..JR_REC_MAX */
@@ -140,7 +155,13 @@ struct jr_buf {
 	uint64_t synced;         /* file bytes an fdatasync has covered */
 	uint64_t errors;         /* failed writes and fdatasyncs (each is retried) */
 	uint64_t full;           /* appends refused for lack of room */
-	uint64_t pad[7];
+	/* Records behind the byte counters, for the operator ("records to lsn
+	 * N are safe"): kept by the pump as `written` and `synced` move. */
+	uint64_t written_lsn;    /* records wholly inside [0, written) */
+	uint64_t synced_lsn;     /* records wholly inside [0, synced) */
+	uint64_t rec_bound;      /* file offset where record written_lsn + 1 starts */
+	uint64_t rec_len;        /* its length once read, 0 = not read yet */
+	uint64_t pad[3];
 	/* uint8_t data[cap]; then uint8_t wall[wall_cap * JR_WALL_ENTRY]; */
 };
 
@@ -182,6 +203,21 @@ struct jr_writer {
 	int last_error;          /* -errno of the last failed request, 0 = none */
 	char path[256];
 	uint64_t syncs;          /* fdatasyncs completed */
+	uint64_t sync_target_lsn;/* written_lsn when the inflight fdatasync was issued */
+
+	/* The current failure episode: from the first failed request until
+	 * every failed request (and fdatasync) has been redone successfully.
+	 * See "Failures" above. */
+	int failing;             /* 1 during an episode */
+	int persistent;          /* 1 once the episode is persistent (jr_writer_failed) */
+	int fail_error;          /* -errno of the episode's first failure */
+	uint32_t fail_streak;    /* failed attempts since a retry last got through */
+	uint32_t failed_reqs;    /* requests (and the sync) waiting for a retry */
+	uint64_t fail_off;       /* lowest file offset a write failed at in the episode */
+	uint64_t fail_start_ns;  /* CLOCK_MONOTONIC of the episode's first failure */
+	uint64_t retry_ns;       /* current retry backoff */
+	uint64_t retry_at_ns;    /* CLOCK_MONOTONIC before which nothing is retried */
+	uint64_t episodes;       /* failure episodes so far */
 };
 
 /* Opens (creating, mode 0640) `path` and PATH.wall for writing at the
@@ -198,10 +234,51 @@ int jr_writer_open(struct jr_writer *w, const char *path, struct jr_buf *b, int 
  * rolled back: the contract above was broken; nothing is done). */
 int jr_pump(struct jr_writer *w, struct jr_buf *b, uint64_t now_ns);
 
-/* Pumps until at least `need` bytes of room exist, waiting for completions.
+/* Pumps until at least `need` bytes of room exist, waiting for completions
+ * (and, during a failure episode, sleeping until the next retry is due).
  * Returns 0, -EINVAL when need > cap, or the negative errno of a failed
- * write (the bytes are retried at the next pump; call again to go on). */
+ * write (the bytes are retried at a later pump; call again to go on: each
+ * call that fails has made one more attempt, paced by the backoff). */
 int jr_wait_room(struct jr_writer *w, struct jr_buf *b, uint64_t need);
+
+/* Waits for the requests in flight to complete and reaps them (a short
+ * write's rest is submitted and waited for too; failed requests are not
+ * retried before their backoff): then w->fail_off is the lowest offset that
+ * failed. Returns 0 or the negative errno of a failure it reaped. */
+int jr_settle(struct jr_writer *w, struct jr_buf *b);
+
+/* 1 when the writer's current failure is persistent (the rule above):
+ * the caller should stop trading on it. The writer keeps retrying. */
+static inline int jr_writer_failed(const struct jr_writer *w)
+{
+	return w->persistent;
+}
+
+/* 1 when err (a negative errno of a write or fdatasync) is persistent at
+ * once: retrying a full disk, a quota, a size limit, an I/O error or a
+ * read-only file system only adds latency. */
+int jr_error_persistent(int err);
+
+/* Records (and file bytes) acknowledged: completed and, when the policy
+ * syncs, covered by an fdatasync. A reader finds at least these after any
+ * later failure or crash. */
+static inline uint64_t jr_acked_lsn(const struct jr_writer *w, const struct jr_buf *b)
+{
+	return w->policy == JR_FSYNC_NEVER ? b->written_lsn : b->synced_lsn;
+}
+
+static inline uint64_t jr_acked_bytes(const struct jr_writer *w, const struct jr_buf *b)
+{
+	return w->policy == JR_FSYNC_NEVER ? b->written : b->synced;
+}
+
+/* Test seam (tests/test_diskfault.c; never called by the product): from
+ * now on, in this process and the children it forks, writes to a journal
+ * file at or past file offset `at_byte` fail with `err` (e.g. -ENOSPC);
+ * a write that straddles it writes the bytes before it for real first (a
+ * short write), as a file system that fills up does. err 0 disarms it.
+ * Only the main file is affected, not PATH.wall. */
+void jr_test_fault(uint64_t at_byte, int err);
 
 /* Pumps and waits until everything appended is written (and synced when the
  * policy is not NEVER), then closes the files and the ring. Returns 0 or a

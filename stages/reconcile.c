@@ -19,6 +19,8 @@ static const char *const recon_reasons[] = {
 	[RECON_R_ADOPTED] = "adopted", [RECON_R_HALTED] = "halted", [RECON_R_ACTIVATED] = "activated",
 	[RECON_R_JOURNAL_WAIT] = "journal_wait", [RECON_R_JOURNAL_ERROR] = "journal_error",
 	[RECON_R_RECOVERED] = "recovered", [RECON_R_TORN] = "torn_tail", [RECON_R_BAD_REPORT] = "bad_report",
+	[RECON_R_JOURNAL_HALT] = "journal_halt", [RECON_R_JOURNAL_CAUGHT_UP] = "journal_caught_up",
+	[RECON_R_JOURNAL_ABANDONED] = "journal_abandoned", [RECON_R_JOURNAL_LOST] = "journal_lost",
 	[RECON_R_MAX] = NULL,
 };
 
@@ -31,6 +33,7 @@ struct recon_sym {
 };
 
 struct recon_state {
+	struct recon_jhealth jh;     /* first: reconcile.h */
 	uint64_t snap_id;            /* snapshot being compared */
 	uint32_t snap_entries, snap_mismatches;
 	uint32_t matched_once;       /* a comparison has matched since start */
@@ -102,23 +105,137 @@ static unsigned decimals_of(const struct stage_ctx *c, uint32_t id)
 static void journal(struct stage_ctx *c, uint16_t type, const void *payload, uint32_t len)
 {
 	int64_t rc = jr_append(R.buf, c->undo, type, 1, payload, len, tsc_unix_ns());
-	if (rc < 0) {
+	if (rc == -ENOBUFS && R.st->jh.abandoned) {
+		/* Given up on a dead disk at the end of the input (ensure_room). */
+		stage_save(c, &R.st->jh.lost, sizeof(R.st->jh.lost));
+		R.st->jh.lost++;
+		stats_reason(c->stats, RECON_R_JOURNAL_LOST);
+	} else if (rc < 0) {
 		/* Room for a whole unit was made before it began (ensure_room). */
 		fprintf(stderr, "tickpipe: reconciliation: journal append failed: %s\n", strerror((int)-rc));
 		counter_add(&c->stats->errors, 1);
 	}
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* After the writer pumped: a persistent failure halts trading (once per
+ * episode); the end of an episode, when everything staged is written
+ * again, is logged. Trading stays HALTED: an operator resumes it. */
+static void journal_health(struct stage_ctx *c)
+{
+	struct recon_jhealth *h = &R.st->jh;
+	const struct jr_buf *b = R.buf;
+	const char *path = c->cfg->reconciliation.journal;
+
+	if (!h->failing && jr_writer_failed(&R.w)) {
+		/* Let the writes in flight complete (bounded: no new write is
+		 * queued during a failure) so the lowest failing offset, where
+		 * the file stops, is known before it goes into the reason. */
+		(void)jr_settle(&R.w, R.buf);
+		stage_save(c, h, sizeof(*h));
+		h->failing = 1;
+		h->episodes++;
+		h->error = R.w.fail_error;
+		h->fail_off = R.w.fail_off;
+		h->acked_lsn = jr_acked_lsn(&R.w, b);
+		h->acked_bytes = jr_acked_bytes(&R.w, b);
+		h->first_fail_ns = R.w.fail_start_ns;
+		h->halt_ns = mono_ns();
+		h->caught_up_ns = 0;
+		h->caught_up_lsn = 0;
+
+		/* The reason names the file; a path too long for it is cut to
+		 * its last component (the log line has it whole). */
+		char why[CONTROL_REASON_MAX];
+		const char *slash = strrchr(path, '/');
+		int n = snprintf(why, sizeof(why), "journal %s: %s at byte %" PRIu64, path, strerror(-h->error),
+				 h->fail_off);
+		if (n >= (int)sizeof(why) && slash)
+			snprintf(why, sizeof(why), "journal .../%s: %s at byte %" PRIu64, slash + 1,
+				 strerror(-h->error), h->fail_off);
+		uint32_t was = control_trading_state(c->ctl);
+		if (was != TRADING_HALTED)
+			control_set_state(c->ctl, TRADING_HALTED, why);
+		stats_reason(c->stats, RECON_R_JOURNAL_HALT);
+		fprintf(stderr, "tickpipe: reconciliation: ALERT journal %s: write failed: %s at byte %" PRIu64
+			" (%s); trading %s; records 1..%" PRIu64 " (%" PRIu64 " bytes) are safe, %" PRIu64
+			" more wait in the staging buffer and are retried\n",
+			path, strerror(-h->error), h->fail_off,
+			jr_error_persistent(h->error) ? "not retried before halting" : "persisted through retries",
+			was == TRADING_HALTED ? "was already HALTED" : "HALTED", h->acked_lsn, h->acked_bytes,
+			(b->next_lsn - 1) - h->acked_lsn);
+	} else if (h->failing && !R.w.failing && b->written == b->tail &&
+		   (R.w.policy == JR_FSYNC_NEVER || b->synced == b->written)) {
+		stage_save(c, h, sizeof(*h));
+		h->failing = 0;
+		h->caught_up_ns = mono_ns();
+		h->caught_up_lsn = b->written_lsn;
+		stats_reason(c->stats, RECON_R_JOURNAL_CAUGHT_UP);
+		fprintf(stderr, "tickpipe: reconciliation: journal %s: caught up after %" PRIu64 " ms: records 1..%"
+			PRIu64 " written; trading stays HALTED until an operator resumes it\n",
+			path, (h->caught_up_ns - h->halt_ns) / 1000000, h->caught_up_lsn);
+	}
+}
+
+/* Waiting on a dead disk, may the stage give up? Only when the pipeline
+ * is ending (the source was told to stop, or the upstream stage finished:
+ * nothing will come after what is in the input ring) and the failure is
+ * persistent and older than RECON_JOURNAL_GIVE_UP_MS. Giving up is logged
+ * once and counted as an error. */
+static bool journal_give_up(struct stage_ctx *c)
+{
+	struct recon_jhealth *h = &R.st->jh;
+	const struct jr_buf *b = R.buf;
+
+	if (h->abandoned)
+		return true;
+	if (!jr_writer_failed(&R.w))
+		return false;
+	/* Acquire: pairs with the supervisor's release of stop_source and with finish()'s of DONE. */
+	if (!load_acquire(&c->ctl->stop_source) &&
+	    !(c->upstream && load_acquire(&c->upstream->state) == STAGE_DONE))
+		return false;
+	uint64_t failing_ms = (mono_ns() - R.w.fail_start_ns) / 1000000;
+	if (failing_ms < RECON_JOURNAL_GIVE_UP_MS)
+		return false;
+	stage_save(c, &h->abandoned, sizeof(h->abandoned));
+	h->abandoned = 1;
+	stats_reason(c->stats, RECON_R_JOURNAL_ABANDONED);
+	counter_add(&c->stats->errors, 1);
+	fprintf(stderr, "tickpipe: reconciliation: journal %s: GIVING UP at the end of the input: %s for %" PRIu64
+		" ms since byte %" PRIu64 "; records %" PRIu64 "..%" PRIu64 " (bytes %" PRIu64 "..%" PRIu64
+		") were never written and later records are not journaled (counted as journal_lost); "
+		"records 1..%" PRIu64 " are safe\n",
+		c->cfg->reconciliation.journal, strerror(-R.w.fail_error), failing_ms, R.w.fail_off,
+		b->written_lsn + 1, b->next_lsn - 1, b->written, b->tail, jr_acked_lsn(&R.w, b));
+	return true;
+}
+
 /* Before a unit appends: room for its records, waiting on the disk if
- * need be (only committed bytes are in the buffer now). */
+ * need be (only committed bytes are in the buffer now). A failing disk is
+ * retried with the writer's backoff for as long as it takes, the stage's
+ * heartbeat kept fresh (it is waiting, not stuck), unless it gives up at
+ * the end of the input (journal_give_up). */
 static void ensure_room(struct stage_ctx *c, uint64_t need)
 {
-	if (jr_buf_room(R.buf) >= need)
+	if (jr_buf_room(R.buf) >= need || R.st->jh.abandoned)
 		return;
 	stats_reason(c->stats, RECON_R_JOURNAL_WAIT);
-	int rc = jr_wait_room(&R.w, R.buf, need);
-	if (rc < 0)
+	while (jr_wait_room(&R.w, R.buf, need) < 0) {
 		stats_reason(c->stats, RECON_R_JOURNAL_ERROR);
+		journal_health(c);
+		/* Relaxed: only this process writes it (the runtime, between units). */
+		store_relaxed(&c->stats->heartbeat_tick, tsc_now());
+		if (journal_give_up(c))
+			return;
+	}
+	journal_health(c);
 }
 
 /* The position table is shared state like our own: a kill between the
@@ -475,21 +592,40 @@ static int recon_service(struct stage_ctx *c, bool draining)
 	/* First, before this unit changes anything: only committed bytes go out. */
 	if (jr_pump(&R.w, R.buf, tsc_to_ns(tsc_now())) < 0)
 		stats_reason(c->stats, RECON_R_JOURNAL_ERROR);
+	journal_health(c);
 	uint64_t now = tsc_now();
 	if (now >= st->next_mark_tick || draining) {
 		stage_save(c, st, sizeof(*st));
 		mark_all(c);
 		st->next_mark_tick = now + R.mark_ticks;
 	}
-	c->want_service = b->written < b->tail;
+	/* Bytes to write keep the process awake, except while a failed write
+	 * waits out its backoff: then the runtime's idle wait paces the
+	 * retries (its sleep is bounded), not a spinning loop. */
+	c->want_service = b->written < b->tail && !(R.w.failing && !R.w.inflight);
 	if (draining) {
+		/* The final flush waits for a failing disk as ensure_room does,
+		 * and gives up the same way. */
+		while (R.w.failing && !st->jh.abandoned) {
+			if (jr_wait_room(&R.w, R.buf, R.buf->cap) < 0)
+				stats_reason(c->stats, RECON_R_JOURNAL_ERROR);
+			journal_health(c);
+			store_relaxed(&c->stats->heartbeat_tick, tsc_now());
+			if (journal_give_up(c))
+				break;
+		}
 		int rc = jr_writer_close(&R.w, R.buf);
 		R.open = false;
+		journal_health(c);
 		if (rc < 0) {
-			fprintf(stderr, "tickpipe: reconciliation: journal %s: %s\n", c->cfg->reconciliation.journal,
-				strerror(-rc));
+			fprintf(stderr, "tickpipe: reconciliation: journal %s: %s; records %" PRIu64 "..%" PRIu64
+				" were not written (records 1..%" PRIu64 " are)\n", c->cfg->reconciliation.journal,
+				strerror(-rc), R.buf->written_lsn + 1, R.buf->next_lsn - 1, R.buf->written_lsn);
 			counter_add(&c->stats->errors, 1);
 		}
+		if (st->jh.lost)
+			fprintf(stderr, "tickpipe: reconciliation: journal %s: %" PRIu64 " records were not journaled "
+				"after giving up on the disk\n", c->cfg->reconciliation.journal, st->jh.lost);
 		return STAGE_EOF;
 	}
 	return b->written != before;

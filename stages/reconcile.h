@@ -32,6 +32,24 @@
  *
  * Exactly once: handle() and service() are undo units (stages/undo.h); the
  * journal's staged bytes are only submitted once their unit committed.
+ *
+ * Journal failures (docs/operations.md, "Journal disk full"). A failed
+ * write is retried at the same offset with a backoff, never dropped: the
+ * records wait in the staging buffer. When the failure is persistent
+ * (exec/journal.h: ENOSPC, EDQUOT, EFBIG, EIO, EROFS at once, any other
+ * error after JR_TRANSIENT_TRIES attempts) trading goes HALTED with the
+ * reason "journal PATH: ERROR at byte N", the reason journal_halt is
+ * counted and one ALERT line goes to stderr, once per episode. The
+ * writer keeps retrying; once it has written everything staged the stage
+ * logs that it caught up and counts journal_caught_up; trading stays
+ * HALTED until an operator resumes. When the staging buffer is full the
+ * stage waits for the disk (back-pressure) - unless the pipeline is
+ * ending (the source was told to stop, or the upstream stage finished) and
+ * the disk has failed for RECON_JOURNAL_GIVE_UP_MS: then it gives up (one
+ * GIVING UP line, journal_abandoned, an error counted), goes on without
+ * journaling (each record not journaled counts journal_lost) and finishes,
+ * so a stop never hangs on a dead disk. The same bound applies to the
+ * final flush at the end of the input.
  */
 #ifndef TP_RECONCILE_H
 #define TP_RECONCILE_H
@@ -56,7 +74,31 @@ enum recon_reason {
 	RECON_R_RECOVERED,       /* positions rebuilt from the journal at start */
 	RECON_R_TORN,            /* torn journal tails dropped at start */
 	RECON_R_BAD_REPORT,
+	RECON_R_JOURNAL_HALT,    /* persistent journal failures that halted trading */
+	RECON_R_JOURNAL_CAUGHT_UP, /* ... after which the journal caught up */
+	RECON_R_JOURNAL_ABANDONED, /* ... given up at the end of the input */
+	RECON_R_JOURNAL_LOST,    /* records not journaled after giving up */
 	RECON_R_MAX,
+};
+
+#define RECON_JOURNAL_GIVE_UP_MS 3000   /* a dead disk delays a stop at most this long */
+
+/* The journal's health, the first thing in the stage's state region (after
+ * struct stage_progress): for the operator's tools and the tests. Times
+ * are CLOCK_MONOTONIC ns. */
+struct recon_jhealth {
+	uint64_t episodes;       /* persistent failures that halted trading */
+	uint32_t failing;        /* 1 from the halt until the journal caught up */
+	int32_t error;           /* -errno of the episode's first failure */
+	uint64_t fail_off;       /* journal file offset of the first failed write */
+	uint64_t acked_lsn;      /* records acknowledged (written, synced per policy) at the halt */
+	uint64_t acked_bytes;
+	uint64_t first_fail_ns;  /* the first failed request */
+	uint64_t halt_ns;        /* trading halted */
+	uint64_t caught_up_ns;   /* everything staged written again (0: not yet) */
+	uint64_t caught_up_lsn;  /* records written by then */
+	uint64_t abandoned;      /* 1: gave up at the end of the input */
+	uint64_t lost;           /* records not journaled since */
 };
 
 /* Journal payloads (version 1 of each type). */

@@ -680,6 +680,20 @@ static void inline_stop(int sig)
 		store_release(&inline_ctl->stop_source, 1);
 }
 
+/* Records a stage counted as never written to its journal (reason
+ * "journal_lost", stages/reconcile.h: the disk failed and the run ended). */
+static uint64_t journal_lost(struct sup *s)
+{
+	uint64_t n = 0;
+	for (int k = 0; k < s->L.n_stages; k++) {
+		const struct stats_block *st = layout_stats(&s->L, &s->seg, k);
+		for (int r = 0; r < STATS_REASONS_MAX; r++)
+			if (!strcmp(st->reason_name[r], "journal_lost") || !strcmp(st->reason_name[r], "journal_abandoned"))
+				n += load_relaxed(&st->reason[r]);
+	}
+	return n;
+}
+
 static int finish_run(struct sup *s, int status)
 {
 	/* A failed run stopped every stage that had not finished: none is
@@ -690,6 +704,14 @@ static int finish_run(struct sup *s, int status)
 			store_release(&st->state, STAGE_FAILED);
 	}
 	intervals_finish(s);
+	/* The journal is the book of record: a run that could not write all of
+	 * it failed, whatever else went right. */
+	uint64_t lost = s->L.n_stages ? journal_lost(s) : 0;
+	if (lost && !status) {
+		say(s, "the journal could not be written (its disk failed): records were lost; see the reconciliation "
+		       "stage's journal_lost count and stderr");
+		status = 1;
+	}
 	const char *report = s->o->report ? s->o->report : s->cfg->supervisor.report;
 	if (report && *report && write_report(s, report, status) && !status)
 		status = 1;
@@ -746,7 +768,7 @@ static int run_processes(struct sup *s)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
 	/* Consumers before producers: the process holding the last stage first. */
-	int order[CONFIG_MAX_PROCESSES];
+	int order[CONFIG_MAX_PROCESSES] = { 0 };
 	for (int p = 0; p < s->L.n_procs; p++)
 		order[p] = p;
 	for (int a = 0; a < s->L.n_procs; a++)
@@ -842,9 +864,13 @@ int supervisor_run(const struct tp_config *cfg, const struct sup_opts *o)
 			snprintf(cwd, sizeof(cwd), ".");
 		snprintf(audit, sizeof(audit), "%s/%s", cwd, a);
 	}
-	if (layout_create(&s.L, cfg, &s.seg, o->replace_stale, audit, err, sizeof(err))) {
-		fprintf(stderr, "tickpipe: %s\n", err);
-		return 1;
+	int crc = layout_create(&s.L, cfg, &s.seg, o->replace_stale, audit, err, sizeof(err));
+	if (crc) {
+		/* Segment creation errors (docs/operations.md); nothing is left behind.
+		 * 3: the name is taken (stale, live, kept or foreign file); 2: the host
+		 * cannot hold it (hugepages required, /dev/shm too small); else 1. */
+		fprintf(stderr, "tickpipe: %s: %s\n", o->config_path ? o->config_path : "config", err);
+		return crc == -EEXIST ? 3 : crc == -ENOMEM || crc == -ENOSPC ? 2 : 1;
 	}
 	s.ctl = layout_control(&s.L, &s.seg);
 	say(&s, "pipeline %s: %d stages in %d process%s, segment %s (%zu KiB%s)", cfg->pipeline.name,

@@ -654,6 +654,41 @@ static void test_writer_interval(void **state)
 	writer_round_trip(JR_FSYNC_INTERVAL);
 }
 
+/* The pump's record counts (written_lsn, synced_lsn: what an operator is
+ * told is safe) follow the byte counters exactly, across ring wraps and
+ * records that straddle the ring's end or a request boundary: after every
+ * pump, record written_lsn ends at or before `written` and the next one
+ * after it; likewise for synced. */
+static void test_writer_counts_records(void **state)
+{
+	(void)state;
+	static uint64_t end_of[WR_N + 1];    /* file offset after record k */
+	struct jr_writer w;
+	size_t bytes;
+	struct jr_buf *b = new_buf(CAP, WALL_CAP, &bytes);
+	uint64_t now = 0;
+
+	assert_int_equal(jr_writer_open(&w, path, b, JR_FSYNC_BATCH, 0, err, sizeof(err)), 0);
+	for (uint64_t k = 1; k <= WR_N; k++) {
+		assert_int_equal(append_k(&w, b, 16), (int64_t)k);
+		end_of[k] = b->tail;
+		if (k % 5 == 0)
+			assert_true(jr_pump(&w, b, now += 1000) >= 0);
+		uint64_t n = b->written_lsn, m = b->synced_lsn;
+		assert_true(n <= k && m <= n);
+		assert_true(end_of[n] <= b->written);
+		assert_true(n == k || end_of[n + 1] > b->written);
+		assert_true(end_of[m] <= b->synced);
+		assert_int_equal(jr_acked_lsn(&w, b), m);
+	}
+	assert_int_equal(jr_writer_close(&w, b), 0);
+	assert_int_equal(b->written_lsn, WR_N);
+	assert_int_equal(b->synced_lsn, WR_N);
+	assert_int_equal(b->rec_bound, b->tail);
+	assert_int_equal(w.episodes, 0);
+	tsup_shared_unmap(b, bytes);
+}
+
 /* Pumps at `now` until no fdatasync is in flight. */
 static void settle_sync(struct jr_writer *w, struct jr_buf *b, uint64_t now)
 {
@@ -1104,6 +1139,7 @@ int main(void)
 		cmocka_unit_test(test_buf_append_undo),
 		cmocka_unit_test_setup_teardown(test_writer_never, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_counts_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_interval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_fsync_timing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_open_errors, setup, teardown),
