@@ -1085,6 +1085,7 @@ static const struct config_field replay_fields[] = {
 	  .check = check_speed },
 	{ .key = "loop", .kind = CONFIG_K_INT, CONFIG_AT(struct config_replay, loop),
 	  .min = 1, .max = 1000000, .def = 1 },
+	{ .key = "lockstep", .kind = CONFIG_K_BOOL, CONFIG_AT(struct config_replay, lockstep) },
 };
 CONFIG_SCHEMA(replay_schema, replay_fields, NULL);
 

@@ -164,6 +164,7 @@ struct config_replay {
 	char speed[16];			/* as written: "max", "1", "10", "0.5" */
 	uint64_t speed_milli;		/* derived: pace multiple x1000; 0 = as fast as possible */
 	uint32_t loop;			/* times through the file */
+	bool lockstep;			/* processes run the stages in the inline schedule (runtime.h) */
 };
 
 /* The live sources (feed/moldsrc.h, feed/streamsrc.h): stages "mold" and

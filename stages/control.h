@@ -34,6 +34,10 @@ struct control_block {
 	_Atomic uint64_t flatten_seq;         /* bumped by each flatten command */
 	_Atomic uint64_t state_changed_unix_ns;
 	char reason[CONTROL_REASON_MAX];      /* reason of the last change (informational) */
+
+	/* replay.lockstep: turns taken; stage turn % n_stages has the turn
+	 * (stages/runtime.c). Written by the stage that passes it on. */
+	tp_cacheline_aligned _Atomic uint64_t turn;
 };
 
 /* Sets the trading state and records why. Returns the previous state. */

@@ -15,7 +15,7 @@ static inline void hist_ns(struct hdr *h, uint64_t from, uint64_t to)
 }
 
 /* Commits the progress record: last input handled and output position. */
-static inline void progress_commit(struct stage_ctx *c, uint64_t in_done, uint64_t out_pos)
+static inline void progress_commit(struct stage_ctx *c, uint64_t in_done, uint64_t out_pos, bool quiet)
 {
 	struct stage_progress *p = c->prog;
 	uint32_t next = !load_relaxed(&p->cur);   /* only this process writes cur */
@@ -23,6 +23,7 @@ static inline void progress_commit(struct stage_ctx *c, uint64_t in_done, uint64
 		stage_save(c, &p->cur, sizeof(p->cur));   /* part of the unit (undo.h) */
 	p->rec[next].in_done = in_done;
 	p->rec[next].out_written = out_pos;
+	p->rec[next].lock = c->lock_turn ? c->lock_turn << 1 | quiet : 0;
 	/* Release: the record (and the stage's state and output slots written
 	 * before it) is complete before it becomes the valid one. A restarted
 	 * process reads cur with acquire in recover(). */
@@ -79,9 +80,10 @@ static int run_service(struct stage_ctx *c, bool draining)
 		}
 	}
 	c->cur_ingress = c->now = tsc_now();
+	c->serviced = true;
 	int rc = c->def->service(c, draining);
 	if ((c->undo && load_relaxed(&c->undo->used)) || c->out_pending)
-		progress_commit(c, c->in_done, out_position(c));
+		progress_commit(c, c->in_done, out_position(c), !c->step_busy && c->out_pending == 0);
 	publish(c);
 	return rc;
 }
@@ -126,7 +128,7 @@ static inline void handle_one(struct stage_ctx *c, const struct msg_hdr *m, uint
 	hist_ns(c->hist[STATS_H_SERVICE], t0, t1);
 	hist_ns(c->hist[STATS_H_INGRESS], m->ingress_tick, t1);
 	counter_add(&c->stats->msgs_in, 1);
-	progress_commit(c, m->seq, out_position(c));
+	progress_commit(c, m->seq, out_position(c), false);
 }
 
 static int service_slot(struct stage_ctx *c)
@@ -218,6 +220,12 @@ static int service_source(struct stage_ctx *c)
 		if (budget > c->batch)
 			budget = c->batch;
 	}
+	if (c->lock_limit) {                        /* lockstep: this round's items */
+		if (c->in_done >= c->lock_limit)
+			return 0;
+		if (c->lock_limit - c->in_done < budget)
+			budget = (uint32_t)(c->lock_limit - c->in_done);
+	}
 	c->src_emitted = 0;
 	c->cur_ingress = c->now = tsc_now();
 	int k = c->def->poll(c, budget);
@@ -226,7 +234,7 @@ static int service_source(struct stage_ctx *c)
 		return 0;
 	}
 	if (k > 0) {
-		progress_commit(c, c->in_done + (uint64_t)k, out_position(c));
+		progress_commit(c, c->in_done + (uint64_t)k, out_position(c), false);
 		counter_add(&c->stats->batches, 1);
 	} else if (c->def->out_kind == STAGE_IO_RAW && !c->wake_tick) {
 		c->blocked = true;                      /* byte ring full */
@@ -263,9 +271,18 @@ int runtime_open(struct runtime *rt, const struct layout *L, const struct seg *s
 	uint64_t sleep_ns = (uint64_t)cfg->supervisor.heartbeat_timeout_ms * 1000000ULL / 4;
 	if (sleep_ns > 50000000ULL)
 		sleep_ns = 50000000ULL;
-	idle_init(&rt->idle, lp->wait, (struct doorbell *)seg_ptr(s, lp->bell_off), 0, sleep_ns);
+	/* Lockstep: nothing to do until the turn comes, which only another
+	 * process can bring; spinning would take the cpu from it. */
+	bool lockstep = cfg->replay.lockstep && lp->n_stages < L->n_stages;
+	idle_init(&rt->idle, lp->wait, (struct doorbell *)seg_ptr(s, lp->bell_off), lockstep ? 1 : 0, sleep_ns);
 	rt->heartbeat_ticks = tsc_from_ns(HEARTBEAT_NS);
 
+	rt->lockstep = lockstep;
+	for (int k = 0; rt->lockstep && k < L->n_stages; k++) {
+		const struct layout_proc *op = &L->procs[L->stages[k].proc];
+		rt->all_stats[k] = seg_ptr(s, L->stages[k].stats_off);
+		rt->bell[k] = op->wait == WAIT_BLOCK ? (struct doorbell *)seg_ptr(s, op->bell_off) : NULL;
+	}
 	for (int i = 0; i < lp->n_stages; i++) {
 		int k = lp->stage[i];
 		const struct layout_stage *ls = &L->stages[k];
@@ -346,24 +363,134 @@ bool runtime_done(const struct runtime *rt)
 	return true;
 }
 
+/* One step of a stage: its input (or its source poll), then its service.
+ * Returns what moved; *taken gets the inputs taken off the ring (handled or
+ * skipped as already handled). */
+static int stage_step(struct stage_ctx *c, int *taken)
+{
+	int moved;
+	uint64_t out0 = load_relaxed(&c->stats->msgs_out);
+	c->blocked = false;
+	c->step_busy = false;
+	c->serviced = false;
+	if (!c->def->in_ring)
+		moved = service_source(c);
+	else if (c->def->in_kind == STAGE_IO_RAW)
+		moved = service_raw(c);
+	else
+		moved = service_slot(c);
+	*taken = moved;
+	c->step_busy = moved > 0 || load_relaxed(&c->stats->msgs_out) != out0;
+	if (c->def->service && !c->done && !c->serviced) {   /* once a step (draining ran it already) */
+		int w = run_service(c, false);
+		moved += w > 0 ? w : 0;
+	}
+	return moved;
+}
+
+/* ---- lockstep (runtime.h) ----
+ *
+ * The control block's turn word T counts turns: stage T % n has the turn.
+ * A source's turn emits items up to (T / n + 1) * batch in all, so a
+ * restarted source emits nothing twice in one round. Any other stage steps
+ * until a step takes and emits nothing; a unit committed by that last step
+ * (a service that changed state without emitting) records the turn in the
+ * progress record, so a successor restarted before the turn was passed
+ * passes it without stepping again, and one restarted earlier goes on
+ * stepping where its predecessor stopped (its upstream waits for its own
+ * turn, so there is nothing new). Passing the turn is one compare-and-swap
+ * of T to T + d (d to the next stage that has not finished): a process that
+ * dies before it leaves the turn to its successor, and one that comes late
+ * (a finished stage's turn was passed on for it) changes nothing. */
+
+static uint64_t turn_after(const struct runtime *rt, uint64_t t)
+{
+	uint32_t n = (uint32_t)rt->L->n_stages, from = (uint32_t)(t % n);
+	for (uint32_t d = 1; d <= n; d++)
+		/* Acquire: pairs with the release in finish(). */
+		if (load_acquire(&rt->all_stats[(from + d) % n]->state) != STAGE_DONE)
+			return t + d;
+	return t + n;
+}
+
+static void turn_pass(struct runtime *rt, uint64_t t)
+{
+	uint64_t next = turn_after(rt, t);
+	/* Release: what this stage wrote in its turn (state, tables, ring
+	 * indices) is visible to the stage that takes the turn with acquire.
+	 * Fails only when the turn was passed on already (turn_mine: our stage
+	 * finished and another process saw it first): the turn never goes back. */
+	if (!atomic_compare_exchange_strong_explicit(&rt->ctl->turn, &t, next, memory_order_acq_rel,
+						     memory_order_acquire))
+		return;
+	struct doorbell *b = rt->bell[next % (uint32_t)rt->L->n_stages];
+	if (b)
+		doorbell_ring(b);
+}
+
+/* The stage of this process whose turn it is, or NULL. A turn left with a
+ * finished stage (its process exited before passing it) is passed on. */
+static struct stage_ctx *turn_mine(struct runtime *rt, uint64_t *turn)
+{
+	uint64_t t = load_acquire(&rt->ctl->turn);
+	uint32_t k = (uint32_t)(t % (uint32_t)rt->L->n_stages);
+	*turn = t;
+	for (int i = 0; i < rt->n; i++)
+		if (rt->ctx[i].index == k && !rt->ctx[i].done)
+			return &rt->ctx[i];
+	if (load_acquire(&rt->all_stats[k]->state) == STAGE_DONE) {
+		uint64_t next = turn_after(rt, t);
+		struct doorbell *b = rt->bell[next % (uint32_t)rt->L->n_stages];
+		if (atomic_compare_exchange_strong_explicit(&rt->ctl->turn, &t, next, memory_order_acq_rel,
+							    memory_order_acquire) && b)
+			doorbell_ring(b);
+	}
+	return NULL;
+}
+
+static int lockstep_turns(struct runtime *rt)
+{
+	int moved = 0;
+	uint64_t t;
+	struct stage_ctx *c;
+	/* At most one round here, so heartbeats and timers keep their pace when
+	 * this process holds every stage left. */
+	for (int turns = 0; turns < rt->L->n_stages && (c = turn_mine(rt, &t)) != NULL; turns++) {
+		int taken;
+		if (!c->def->in_ring) {
+			c->lock_limit = (t / (uint32_t)rt->L->n_stages + 1) * c->batch;
+			int k = stage_step(c, &taken);
+			moved += k;
+			if (!k && c->wake_tick && !c->done)
+				break;              /* paced, nothing due: keep the turn, sleep until it is */
+		} else {
+			const struct stage_progress *p = c->prog;
+			/* Relaxed: only this process writes the record (a dead predecessor's
+			 * writes were acquired in recover()). */
+			bool finished = p->rec[load_relaxed(&p->cur)].lock == ((t + 1) << 1 | 1);
+			c->lock_turn = t + 1;
+			while (!finished && !c->done) {
+				uint64_t out0 = load_relaxed(&c->stats->msgs_out);
+				moved += stage_step(c, &taken);
+				finished = taken == 0 && load_relaxed(&c->stats->msgs_out) == out0;
+			}
+			c->lock_turn = 0;
+		}
+		turn_pass(rt, t);
+	}
+	return moved;
+}
+
 int runtime_step(struct runtime *rt)
 {
 	int moved = 0;
-	for (int i = 0; i < rt->n; i++) {
-		struct stage_ctx *c = &rt->ctx[i];
-		if (c->done)
-			continue;
-		c->blocked = false;
-		if (!c->def->in_ring)
-			moved += service_source(c);
-		else if (c->def->in_kind == STAGE_IO_RAW)
-			moved += service_raw(c);
-		else
-			moved += service_slot(c);
-		if (c->def->service && !c->done) {
-			int w = run_service(c, false);
-			moved += w > 0 ? w : 0;
-		}
+	if (rt->lockstep) {
+		moved = lockstep_turns(rt);
+	} else {
+		int taken;
+		for (int i = 0; i < rt->n; i++)
+			if (!rt->ctx[i].done)
+				moved += stage_step(&rt->ctx[i], &taken);
 	}
 	uint64_t now = tsc_now();
 	if (now >= rt->next_heartbeat) {
@@ -387,6 +514,11 @@ int runtime_step(struct runtime *rt)
 static bool runtime_ready(void *arg)
 {
 	struct runtime *rt = arg;
+	if (rt->lockstep) {
+		uint64_t t;
+		const struct stage_ctx *c = turn_mine(rt, &t);
+		return c && (c->def->in_ring || !c->wake_tick || tsc_now() >= c->wake_tick);
+	}
 	for (int i = 0; i < rt->n; i++) {
 		struct stage_ctx *c = &rt->ctx[i];
 		if (c->done)

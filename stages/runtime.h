@@ -11,6 +11,20 @@
  * A stage finishes when its input is drained and its upstream stage has
  * finished (a source finishes when poll() says STAGE_EOF or the control
  * block asks the source to stop): shutdown drains first to last.
+ *
+ * Lockstep (replay.lockstep, processes mode): the stages take turns in
+ * pipeline order. The control block's turn word names the stage that may
+ * run: the source emits one batch, every other stage handles all it has
+ * (and runs its service) until a step moves nothing, then hands the turn to
+ * the next stage that has not finished and rings that process's doorbell.
+ * Every read of shared state (market table, positions, exposure, trading
+ * state) then happens at the same point of the input, so a replay across
+ * processes gives the same orders, fills and journal, byte for byte, run
+ * after run, whatever the scheduler, the cores or a kill and restart do
+ * (runtime.c says why a restarted stage cannot take a turn twice). A dead
+ * stage keeps the turn until its restarted process takes it; a finished one
+ * is skipped. It trades parallelism for reproducibility: for backtests and
+ * fault injection, not production.
  */
 #ifndef TP_RUNTIME_H
 #define TP_RUNTIME_H
@@ -31,6 +45,9 @@ struct runtime {
 	struct stage_ctx ctx[STAGE_MAX];
 	uint64_t heartbeat_ticks;               /* heartbeat period */
 	uint64_t next_heartbeat;
+	bool lockstep;                          /* replay.lockstep across processes */
+	const struct stats_block *all_stats[STAGE_MAX];  /* lockstep: every stage, by pipeline index */
+	struct doorbell *bell[STAGE_MAX];       /* lockstep: its process's doorbell, NULL if it never sleeps */
 };
 
 /* Prepares process `proc` of the layout (its stages, rings, histograms),

@@ -94,13 +94,15 @@ struct stage_def {
 struct stage_progress_rec {
 	uint64_t in_done;           /* seq of the last input handled (source: items emitted) */
 	uint64_t out_written;       /* output ring position after that input's outputs */
+	uint64_t lock;              /* lockstep: (turn + 1) << 1 | 1 if the unit handled and emitted
+				     * nothing (the turn's last step); 0 outside lockstep */
 };
 
 struct stage_progress {
 	struct stage_progress_rec rec[2];
 	_Atomic uint32_t cur;       /* which rec is valid; flipped with release */
 	uint32_t started;           /* set once init ran: a later start is a restart */
-	uint64_t pad2[3];
+	uint64_t pad2;
 };
 
 _Static_assert(sizeof(struct stage_progress) == 64, "progress is one cache line");
@@ -138,6 +140,10 @@ struct stage_ctx {
 	struct undo *undo;              /* def->undo_size: the stage's undo log, else NULL */
 	bool want_service;              /* set by the stage: service() has work without new input */
 	bool done;
+	uint64_t lock_limit;            /* lockstep source: items to have emitted after this turn */
+	uint64_t lock_turn;             /* lockstep: the turn being taken + 1; 0 outside one */
+	bool step_busy;                 /* this step took or emitted before its service ran */
+	bool serviced;                  /* this step ran the service (draining runs it early) */
 	bool blocked;                   /* waiting for output space */
 };
 

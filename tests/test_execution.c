@@ -261,6 +261,67 @@ static void test_inline_replays_are_identical(void **state)
 	free(b);
 }
 
+/* ---- 3b. lockstep: across processes, any placement, the same journal ---- */
+
+static void test_lockstep_placements_are_identical(void **state)
+{
+	(void)state;
+	static struct tp_config cfg;
+	char err[CONFIG_ERR_MAX], jpath[3][160];
+	static const char *const names[] = { "replay", "decode", "features", "inference", "arbitration",
+					     "gating", "sizing", "risk", "execution", "reconciliation" };
+	struct config_opts co = { .ncpus = 2 };
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(config_load("config/demo.json", &cfg, &co, err, sizeof(err)), 0);
+		snprintf(jpath[k], sizeof(jpath[k]), "%s/lock%d.tpj", dir, k);
+		snprintf(cfg.segment.name, sizeof(cfg.segment.name), "tex3l-%d", (int)getpid());
+		snprintf(cfg.replay.file, sizeof(cfg.replay.file), "%s", cap);
+		memcpy(cfg.reconciliation.journal, jpath[k], strlen(jpath[k]) + 1);
+		cfg.supervisor.report[0] = '\0';
+		cfg.segment.hugepages = CONFIG_HUGEPAGES_OFF;
+		cfg.monitor.enabled = false;
+		cfg.replay.lockstep = true;
+		/* Host-clock risk limits out of the way: only the data decides. */
+		cfg.risk.rate_per_sec = 1000000;
+		cfg.risk.rate_burst = 1000000;
+		cfg.risk.stale_ms = cfg.risk.halt_stale_ms = cfg.gating.stale_ms = 3600000;
+		cfg.risk.max_open_orders = 256;
+		cfg.risk.open_order_ms = 1;
+		cfg.risk.max_consec_losses = 0;
+		if (k > 0) {
+			/* 1: one stage per process; 2: the same, with yield waits. */
+			cfg.n_processes = 10;
+			for (uint32_t i = 0; i < 10; i++) {
+				struct config_process *p = &cfg.processes[i];
+				memset(p, 0, sizeof(*p));
+				snprintf(p->name, sizeof(p->name), "%s", names[i]);
+				snprintf(p->stages[0], sizeof(p->stages[0]), "%s", names[i]);
+				p->n_stages = 1;
+				p->cpu = (int32_t)(i % 2);
+				p->wait = k == 1 ? CONFIG_WAIT_BLOCK : CONFIG_WAIT_YIELD;
+			}
+		}
+		tsup_run(&cfg);
+		seg_destroy(cfg.segment.name, NULL);
+	}
+	size_t len[3];
+	char *b[3];
+	for (int k = 0; k < 3; k++)
+		slurp(jpath[k], &b[k], &len[k]);
+	struct texec_jsum j;
+	texec_read_journal(jpath[0], &j);
+	assert_true(j.orders > 0);
+	assert_true(j.fills > 0);
+	for (int k = 1; k < 3; k++) {
+		assert_int_equal(len[k], len[0]);
+		assert_memory_equal(b[k], b[0], len[0]);
+	}
+	print_message("lockstep, 2 and 10 processes: %zu-byte journals, identical (%" PRIu64 " orders, %" PRIu64
+		      " fills)\n", len[0], j.orders, j.fills);
+	for (int k = 0; k < 3; k++)
+		free(b[k]);
+}
+
 /* ---- 4. recovery from the journal, torn tail, and the comparison policies ---- */
 
 static void recovery_run(const char *policy, const char *jpath, int *state_out, struct texec_jsum *j, uint64_t *mism,
@@ -406,6 +467,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_orders_fill_and_reconcile),
 		cmocka_unit_test(test_inline_replays_are_identical),
+		cmocka_unit_test(test_lockstep_placements_are_identical),
 		cmocka_unit_test(test_recovery_and_policies),
 		cmocka_unit_test(test_kill9_execution_and_reconciliation),
 		cmocka_unit_test(test_flatten),

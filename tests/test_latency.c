@@ -65,6 +65,9 @@ static void demo_config(struct tp_config *cfg, const char *speed, const char *su
 	snprintf(sup, sizeof(sup), "'report':'%s/report.json','audit_log':'%s/audit.log'%s", dir, dir,
 		 supervisor_extra);
 	tsup_demo_config(cfg, "lat", 9, segname, dir, cap, speed, sup);
+	/* Lockstep: which orders fill depends on the capture alone, not on how
+	 * the two processes were scheduled (a loaded host gave runs with none). */
+	cfg->replay.lockstep = true;
 }
 
 static uint64_t reason_count(const struct mon_view *v, const char *stage, const char *reason)
@@ -565,7 +568,7 @@ static void test_intervals_paced_run(void **state)
 		uint64_t sum;
 		int rows;
 		double last_t;
-	} w[MON_MAX_STAGES + 2];
+	} w[MON_MAX_STAGES + 2] = { 0 };
 	int n = 0;
 	for (int k = 0; k < v.n_stages; k++) {
 		snprintf(w[n].name, sizeof(w[n].name), "%s", v.stage[k].st->name);

@@ -11,7 +11,7 @@
 
 static void run_usage(FILE *f)
 {
-	fprintf(f, "usage: tickpipe run CONFIG [--replay FILE [--speed max|1|N] [--loop N]]\n"
+	fprintf(f, "usage: tickpipe run CONFIG [--replay FILE [--speed max|1|N] [--loop N] [--lockstep]]\n"
 		   "                     [--mode processes|inline] [--keep-segment]\n"
 		   "                     [--replace-stale] [--report FILE] [--quiet]\n\n"
 		   "Validates CONFIG, creates the pipeline's shared-memory segment, starts one process\n"
@@ -21,6 +21,8 @@ static void run_usage(FILE *f)
 		   "  --replay FILE     the source replays this capture (overrides replay.file)\n"
 		   "  --speed S         max (as fast as possible), 1 (the original pace) or a multiple\n"
 		   "  --loop N          replay the capture N times\n"
+		   "  --lockstep        the stage processes take turns in pipeline order, so the\n"
+		   "                    outcome depends on the capture and config alone (replay.lockstep)\n"
 		   "  --mode inline     every stage in one thread of this process (deterministic)\n"
 		   "  --keep-segment    leave the segment for `tickpipe seg info` / latency reports\n"
 		   "  --replace-stale   remove a dead pipeline's segment of the same name first\n"
@@ -31,8 +33,12 @@ static void run_usage(FILE *f)
 		   "                    has \"inference\" (or after \"features\"), drop the stages\n"
 		   "                    downstream of it, and write every feature vector with its\n"
 		   "                    forward returns to FILE.csv (stages/fvdump.h)\n\n"
-		   "Exit status: 0 after a clean drain; 2 for an invalid config or placement (nothing\n"
-		   "is created); 1 when the pipeline fails (restart budget spent: trading HALTED).\n");
+		   "Exit status: 0 after a clean drain; 2 for an invalid config or placement, or a\n"
+		   "host that cannot hold the segment (hugepages required but missing, /dev/shm too\n"
+		   "small): nothing is created; 3 when the segment's name is taken (a live pipeline,\n"
+		   "a stale one without --replace-stale, a kept one, or a file that is not a segment);\n"
+		   "1 when the pipeline fails (restart budget spent: trading HALTED; or journal records\n"
+		   "lost to a disk that failed until the end of the run).\n");
 }
 
 /* --dump-features: "fvdump" takes the place of "inference" (or joins the
@@ -118,6 +124,7 @@ int cmd_run(int argc, char **argv)
 	struct sup_opts o = { .mode = -1 };
 	const char *path = NULL, *replay = NULL, *speed = NULL, *dump = NULL;
 	long loop = 0;
+	bool lockstep = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
 			const char *m = argv[++i];
@@ -145,6 +152,8 @@ int cmd_run(int argc, char **argv)
 				fprintf(stderr, "tickpipe run: --loop: expected an integer 1..1000000, got \"%s\"\n", argv[i]);
 				return EXIT_USAGE;
 			}
+		} else if (!strcmp(argv[i], "--lockstep")) {
+			lockstep = true;
 		} else if (!strcmp(argv[i], "--keep-segment")) {
 			o.keep_segment = true;
 		} else if (!strcmp(argv[i], "--replace-stale")) {
@@ -190,6 +199,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (loop)
 		cfg->replay.loop = (uint32_t)loop;
+	if (lockstep)
+		cfg->replay.lockstep = true;
 	stage_register_builtin();
 	if (dump && (rc = place_fvdump(cfg, dump)) != 0) {
 		free(cfg);
