@@ -122,3 +122,36 @@ int market_init(struct market_table *m, size_t bytes, uint32_t capacity)
 	m->magic = MARKET_MAGIC;
 	return 0;
 }
+
+uint32_t market_recover(struct market_table *m)
+{
+	uint32_t closed = 0;
+	for (uint32_t id = 1; id <= m->capacity; id++) {
+		struct market_entry *q = market_entry(m, id);
+		uint32_t s = load_relaxed(&q->seq);
+		if (s & 1) {
+			store_release(&q->seq, s + 1);
+			closed++;
+		}
+	}
+	return closed;
+}
+
+void market_copy(struct market_table *m, const struct market_table *from)
+{
+	uint32_t n = m->capacity < from->capacity ? m->capacity : from->capacity;
+	for (uint32_t id = 1; id <= n; id++) {
+		struct market_entry *q = market_entry(m, id);
+		const struct market_entry *f = market_entry(from, id);
+		uint32_t s = seqlock_write_begin(&q->seq);
+		store_relaxed(&q->bid_px, load_relaxed(&f->bid_px));
+		store_relaxed(&q->bid_qty, load_relaxed(&f->bid_qty));
+		store_relaxed(&q->ask_px, load_relaxed(&f->ask_px));
+		store_relaxed(&q->ask_qty, load_relaxed(&f->ask_qty));
+		store_relaxed(&q->last_px, load_relaxed(&f->last_px));
+		store_relaxed(&q->last_qty, load_relaxed(&f->last_qty));
+		store_relaxed(&q->recv_ns, load_relaxed(&f->recv_ns));
+		store_relaxed(&q->updates, load_relaxed(&f->updates));
+		seqlock_write_end(&q->seq, s);
+	}
+}

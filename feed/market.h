@@ -138,6 +138,18 @@ static inline void market_apply(struct market_table *m, const struct msg_md *e, 
 	seqlock_write_end(&q->seq, s);
 }
 
+/* Writer, after a crash of the previous writer: closes a write it left open
+ * (an odd seq, on which every reader would wait forever). The entry's values
+ * may be half old, half new until the interrupted input is applied again.
+ * Returns the entries closed. */
+uint32_t market_recover(struct market_table *m);
+
+/* Writer: sets every entry of `m` to the values of the same entry in `from`
+ * (a private table of the same capacity), each as one seqlock write. Each
+ * entry keeps its own update_tick: when decode last really wrote it, which
+ * staleness checks (risk, gating) go by. */
+void market_copy(struct market_table *m, const struct market_table *from);
+
 /* Any process: a consistent copy of symbol `id`. Returns 0, or -ENOENT for
  * an id beyond capacity. */
 static inline int market_read(const struct market_table *m, uint32_t id, struct market_snap *out)

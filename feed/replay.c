@@ -16,6 +16,7 @@ static struct replay_local {
 	uint64_t origin_ns;         /* recv_ns of the file's first record: pacing origin */
 	uint32_t max_len;           /* largest payload the raw ring takes */
 	uint32_t loops;
+	uint64_t pass_span_ns;      /* added to recv_ns per pass (see pass_span) */
 	uint64_t speed_milli;
 	bool too_big_reported;
 	bool tty;
@@ -48,6 +49,25 @@ static void report_tail(struct stage_ctx *c, struct replay_state *st)
 	st->tail_off = rl.r.off;
 	stats_reason(c->stats, REPLAY_R_TRUNCATED_TAIL);
 	st->tail_reported = 1;
+}
+
+/* Receive times move on by this much per pass, so that data time never
+ * goes back in a looped replay: the capture's time span plus 1 ms. Walks the
+ * record headers once (cold: init). */
+static uint64_t pass_span(struct cap_reader *r, uint32_t loops)
+{
+	struct cap_view v;
+	char err[8];
+	uint64_t lo = UINT64_MAX, hi = 0;
+	if (loops <= 1)
+		return 0;
+	cap_rewind(r);
+	while (cap_next(r, &v, err, sizeof(err)) == 1) {
+		lo = v.recv_ns < lo ? v.recv_ns : lo;
+		hi = v.recv_ns > hi ? v.recv_ns : hi;
+	}
+	cap_rewind(r);
+	return hi >= lo ? hi - lo + 1000000u : 0;
 }
 
 /* Reads the record at p; 1 and *v filled, 0 at the end of the pass (clean or
@@ -208,7 +228,7 @@ static int replay_poll(struct stage_ctx *c, uint32_t budget)
 		if (rl.speed_milli && !p.pass_start_tick)
 			p.pass_start_tick = m->hdr.ingress_tick > at ? m->hdr.ingress_tick - at : 1;
 		m->hdr.flags = MSG_F_REPLAY;
-		m->recv_ns = v.recv_ns;
+		m->recv_ns = v.recv_ns + p.pass * rl.pass_span_ns;
 		m->source_id = (uint16_t)v.source_id;
 		m->format = (uint16_t)rl.r.hdr->format;
 		memcpy(m + 1, v.data, v.len);
@@ -247,6 +267,7 @@ static int replay_init(struct stage_ctx *c, bool restarted)
 	madvise((void *)rl.r.base, rl.r.size, MADV_WILLNEED);   /* advice only */
 	rl.max_len = c->out_raw.max_record - (uint32_t)sizeof(struct msg_raw);
 	rl.loops = cr->loop ? cr->loop : 1;
+	rl.pass_span_ns = pass_span(&rl.r, rl.loops);
 	rl.speed_milli = cr->speed_milli;
 	rl.tty = isatty(STDERR_FILENO) == 1;
 	if (cap_next(&rl.r, &v, rl.err, sizeof(rl.err)) == 1)
@@ -261,6 +282,38 @@ static int replay_init(struct stage_ctx *c, bool restarted)
 	rl.bar_tick = tsc_now();
 	rl.bar_items = c->in_done;
 	return 0;
+}
+
+int64_t replay_items(const char *path, uint32_t loops, uint32_t max_len, uint64_t n,
+		     int (*fn)(void *arg, const struct cap_view *v, uint16_t format), void *arg, char *err,
+		     size_t errlen)
+{
+	struct cap_reader r;
+	struct cap_view v;
+	uint64_t items = 0, per_pass = 0;
+	int rc = cap_open(&r, path, err, errlen);
+	if (rc)
+		return rc;
+	uint64_t span = pass_span(&r, loops);
+	for (uint32_t pass = 0; pass < (loops ? loops : 1) && items < n; pass++) {
+		uint64_t before = items;
+		cap_rewind(&r);
+		while (items < n && cap_next(&r, &v, err, errlen) == 1) {
+			if (v.len > max_len)
+				continue;                 /* skipped by poll() too */
+			items++;
+			v.recv_ns += pass * span;         /* as poll() stamps it */
+			if (fn(arg, &v, (uint16_t)r.hdr->format))
+				goto out;
+		}
+		if (pass == 0)
+			per_pass = items - before;
+		if (!per_pass)
+			break;                            /* nothing to replay */
+	}
+out:
+	cap_close(&r);
+	return (int64_t)items;
 }
 
 /* Seconds as "H:MM:SS" or "M:SS". */

@@ -4,7 +4,9 @@
  * msg_raw.format = the capture's venue format, hdr.flags = MSG_F_REPLAY).
  * Configured by cfg->replay: the file, the pace (speed_milli: 0 = as fast as
  * possible, 1000 = the original pace, 10000 = ten times faster) and the
- * number of passes (loop).
+ * number of passes (loop). In pass k (from 0) a record's recv_ns is the
+ * captured one plus k times the capture's span plus 1 ms, so data time only
+ * moves forward through a looped replay.
  *
  * Item k (the runtime's source numbering, from 1) is record (k-1) mod N of
  * pass (k-1) / N, N = whole records per pass, so a restarted process
@@ -63,5 +65,17 @@ struct replay_state {
 _Static_assert(sizeof(struct replay_state) == 120, "replay_state is 120 bytes");
 
 extern const struct stage_def replay_stage;
+
+struct cap_view;
+
+/* Walks the first `n` items the replay stage emits for the capture at
+ * `path` (passes `loops`, records longer than max_len skipped, as poll()
+ * does), calling fn(arg, record, capture format) for each; fn returning
+ * non-zero stops the walk. Used by a restarted decode stage to rebuild its
+ * books (stages/decode.c). Returns the items walked (fewer than n when the
+ * passes end first), or a negative errno with `err` naming the file. */
+int64_t replay_items(const char *path, uint32_t loops, uint32_t max_len, uint64_t n,
+		     int (*fn)(void *arg, const struct cap_view *v, uint16_t format), void *arg, char *err,
+		     size_t errlen);
 
 #endif

@@ -5,11 +5,25 @@
  * keeps its books. Events go to the md ring and into the market table (this
  * stage is its one writer). Skipped records are counted per reason; the
  * counts reach the stats block on each timer tick and at the end.
+ *
+ * A decoder changes several words of its books per record, so a process
+ * killed in the middle of one leaves a book half-changed. A restarted
+ * process fed by the replay stage rebuilds its books and the market table
+ * from the capture: the records it had handled (the committed count), decoded
+ * again into fresh state, then the table written over; the interrupted
+ * record is then handled as if for the first time. Behind a live source it
+ * cannot: it keeps the books (the interrupted record may be applied twice)
+ * and closes a market write the dead process left open.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "feed/capture.h"
 #include "feed/decoder.h"
+#include "feed/replay.h"
 #include "stages/decode.h"
 
 #define DECODE_ALIGN 64
@@ -49,11 +63,16 @@ static size_t decode_state_size(const struct tp_config *cfg)
 	return total;
 }
 
-static int decode_init(struct stage_ctx *c, bool restarted)
+static void publish_reasons(struct stage_ctx *c)
+{
+	const struct decode_state *st = c->state;
+	for (int r = 1; r < DEC_R_MAX && r < STATS_REASONS_MAX; r++)
+		store_relaxed(&c->stats->reason[r - 1], st->reasons[r]);
+}
+
+static int fresh_state(struct stage_ctx *c)
 {
 	struct decode_state *st = c->state;
-	if (restarted)
-		return 0;                           /* books survive in the state region */
 	struct decoder_limits lim = limits_of(c->cfg);
 	size_t off = align_up(sizeof(*st));
 	memset(st, 0, sizeof(*st));
@@ -69,11 +88,101 @@ static int decode_init(struct stage_ctx *c, bool restarted)
 	return 0;
 }
 
-static void publish_reasons(struct stage_ctx *c)
+/* One record through its decoder into the books: the work of decode_handle
+ * without the output ring. */
+static enum decode_reason decode_one(struct stage_ctx *c, uint16_t format, const uint8_t *data, uint32_t len,
+				     uint64_t recv_ns, struct md_out *out)
 {
-	const struct decode_state *st = c->state;
-	for (int r = 1; r < DEC_R_MAX && r < STATS_REASONS_MAX; r++)
-		store_relaxed(&c->stats->reason[r - 1], st->reasons[r]);
+	struct decode_state *st = c->state;
+	struct decoder_env env = { .symtab = c->symtab, .reasons = st->reasons };
+	enum decode_reason r = decoder_decode((enum feed_format)format, (uint8_t *)st + st->state_off[format], &env,
+					      data, len, recv_ns, out);
+	st->records[format]++;
+	if (r != DEC_OK)
+		st->reasons[r]++;
+	return r;
+}
+
+struct rebuild {
+	struct stage_ctx *c;
+	struct market_table *mt;        /* private: the shared table is written once, at the end */
+	uint64_t now;
+};
+
+static int rebuild_one(void *arg, const struct cap_view *v, uint16_t format)
+{
+	struct rebuild *b = arg;
+	struct decode_state *st = b->c->state;
+	struct md_out out;
+	if (format == FEED_NONE || format >= FEED_FORMAT_MAX) {
+		st->reasons[DEC_R_MALFORMED]++;
+		return 0;
+	}
+	if (decode_one(b->c, format, v->data, v->len, v->recv_ns, &out) == DEC_OK)
+		for (uint32_t i = 0; i < out.n; i++)
+			market_apply(b->mt, &out.ev[i], b->now);
+	return 0;
+}
+
+static bool fed_by_replay(const struct tp_config *cfg)
+{
+	for (uint32_t p = 0; p < cfg->n_processes; p++)
+		for (uint32_t i = 0; i < cfg->processes[p].n_stages; i++)
+			if (!strcmp(cfg->processes[p].stages[i], "replay"))
+				return true;
+	return false;
+}
+
+/* After a crash behind the replay stage: books and market table as they
+ * were after the last committed record (see the top of this file). */
+static int rebuild(struct stage_ctx *c)
+{
+	const struct config_replay *cr = &c->cfg->replay;
+	uint64_t t0 = tsc_now();
+	size_t mb = market_bytes(c->market->capacity);
+	struct market_table *mt = malloc(mb);    /* start-up: the hot path has not begun */
+	if (!mt)
+		return -ENOMEM;
+	int rc = market_init(mt, mb, c->market->capacity);
+	if (!rc)
+		rc = fresh_state(c);
+	if (rc) {
+		free(mt);
+		return rc;
+	}
+	struct rebuild b = { .c = c, .mt = mt, .now = t0 };   /* update_tick is not copied (market_copy) */
+	char err[512];
+	uint32_t max_len = c->in_raw.max_record - (uint32_t)sizeof(struct msg_raw);
+	int64_t n = replay_items(cr->file, cr->loop, max_len, c->in_done, rebuild_one, &b, err, sizeof(err));
+	if (n >= 0 && (uint64_t)n != c->in_done) {
+		snprintf(err, sizeof(err), "%s: %" PRId64 " records, fewer than the %" PRIu64 " decoded before",
+			 cr->file, n, c->in_done);
+		n = -EPROTO;
+	}
+	if (n < 0) {
+		fprintf(stderr, "decode: cannot rebuild the books after a restart: %s\n", err);
+		free(mt);
+		return (int)n;
+	}
+	market_copy(c->market, mt);
+	free(mt);
+	publish_reasons(c);
+	fprintf(stderr, "decode: restarted: books rebuilt from %s (%" PRIu64 " records, %.1f ms)\n", cr->file,
+		c->in_done, (double)tsc_to_ns(tsc_now() - t0) / 1e6);
+	return 0;
+}
+
+static int decode_init(struct stage_ctx *c, bool restarted)
+{
+	if (!restarted)
+		return fresh_state(c);
+	uint32_t closed = market_recover(c->market);
+	if (fed_by_replay(c->cfg))
+		return rebuild(c);
+	if (closed)
+		fprintf(stderr, "decode: restarted: %" PRIu32 " market entries were being written by the dead process\n",
+			closed);
+	return 0;                           /* books survive in the state region */
 }
 
 static int decode_handle(struct stage_ctx *c, const struct msg_hdr *msg, uint32_t len)
@@ -85,15 +194,10 @@ static int decode_handle(struct stage_ctx *c, const struct msg_hdr *msg, uint32_
 		st->reasons[DEC_R_MALFORMED]++;
 		return -EPROTO;
 	}
-	struct decoder_env env = { .symtab = c->symtab, .reasons = st->reasons };
 	struct md_out out;
-	enum decode_reason r = decoder_decode((enum feed_format)raw->format, (uint8_t *)st + st->state_off[raw->format],
-					      &env, (const uint8_t *)(raw + 1), raw->len, raw->recv_ns, &out);
-	st->records[raw->format]++;
-	if (r != DEC_OK) {
-		st->reasons[r]++;
+	enum decode_reason r = decode_one(c, raw->format, (const uint8_t *)(raw + 1), raw->len, raw->recv_ns, &out);
+	if (r != DEC_OK)
 		return r == DEC_R_IGNORED ? 0 : -EPROTO;
-	}
 	uint64_t now = tsc_now();
 	for (uint32_t i = 0; i < out.n; i++) {
 		const struct msg_md *e = &out.ev[i];

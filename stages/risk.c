@@ -1,6 +1,7 @@
 /* risk.c - the risk stage: fail-closed pre-trade checks, kill switches, one order per approved intent */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "stages/risk.h"
@@ -11,6 +12,19 @@
 static size_t risk_state_size(const struct tp_config *cfg)
 {
 	return sizeof(struct risk_state) + (size_t)cfg->feed.max_symbols * sizeof(struct risk_sym);
+}
+
+/* A decision changes many words (the day's counters, the token bucket, the
+ * loss streak, the symbol's entry, the order counters, the last order,
+ * last_seq): each input is one all-or-nothing unit (stages/undo.h), so a
+ * process killed in the middle of one neither counts an order or a loss
+ * twice nor loses it. */
+static size_t risk_undo_size(const struct tp_config *cfg)
+{
+	/* The header, a sent_tick slot, last_seq, and every symbol the scan may
+	 * touch, each with its log entry header (generously). */
+	return 2 * offsetof(struct risk_state, sent_tick) + 256 +
+	       (size_t)(cfg->feed.max_symbols + 1) * (sizeof(struct risk_sym) + 32);
 }
 
 static struct risk_sym *risk_syms(struct risk_state *st)
@@ -100,6 +114,8 @@ static void risk_scan(struct stage_ctx *c, struct risk_state *st, struct risk_sc
 		struct risk_sym *s = &syms[id - 1];
 		pos_read(c->positions, id, &p);
 		pnl += (__int128)p.realized_pnl_e8 + p.unrealized_pnl_e8;
+		if (!s->seen || p.fills != s->seen_fills || p.realized_pnl_e8 != s->seen_realized_e8)
+			stage_save(c, s, sizeof(*s));   /* a change: part of this input's unit */
 		if (!s->seen) {
 			s->seen = 1;
 		} else if (p.fills != s->seen_fills) {
@@ -181,6 +197,12 @@ static int risk_handle(struct stage_ctx *c, const struct msg_hdr *msg, uint32_t 
 	unsigned qs = e->qty_scale > PX_SCALE_MAX ? PX_SCALE_MAX : e->qty_scale;
 	unsigned ps = e->px_scale > PX_SCALE_MAX ? PX_SCALE_MAX : e->px_scale;
 	struct risk_sym *sym = &risk_syms(st)[id - 1];
+
+	/* Everything this input may change but the scan's symbols (saved as
+	 * they change) and the sent_tick slot (saved on approval). */
+	stage_save(c, st, offsetof(struct risk_state, sent_tick));
+	stage_save(c, &st->last_seq, sizeof(st->last_seq));
+	stage_save(c, sym, sizeof(*sym));
 
 	/* Kill switches and state first: they engage the control block. */
 	struct risk_scan sc;
@@ -286,6 +308,7 @@ static int risk_handle(struct stage_ctx *c, const struct msg_hdr *msg, uint32_t 
 	o->hdr.type = MSG_ORDER;
 	o->hdr.flags = (uint16_t)(msg->flags & MSG_F_REPLAY);
 	o->recv_ns = in->recv_ns;
+	stage_save(c, &st->sent_tick[st->sent % CONFIG_RISK_OPEN_MAX], sizeof(st->sent_tick[0]));
 	o->order_seq = st->order_seq + 1;
 	o->qty = qty;
 	o->limit_px = lim;
@@ -338,4 +361,5 @@ const struct stage_def risk_stage = {
 	.reasons = risk_reasons,
 	.init = risk_init,
 	.handle = risk_handle,
+	.undo_size = risk_undo_size,
 };

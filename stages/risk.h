@@ -7,10 +7,11 @@
  *
  *   bad_event      not a MSG_INTENT, side not 'B'/'S', qty or limit_px <= 0
  *   unknown_symbol not in the symbol table
- *   rehandled      seq <= the last seq applied (a restart): no counter moves;
- *                  seq == last re-emits the same order (same order_seq), since
- *                  the runtime only hands an input again when its output was
- *                  not published
+ *   rehandled      seq <= the last seq applied: no counter moves; seq == last
+ *                  re-emits the same order (same order_seq). A guard only: each
+ *                  input is an all-or-nothing unit (stages/undo.h), so after a
+ *                  crash last_seq and the runtime's progress record roll back
+ *                  together and the runtime never hands an applied input again
  *   (scan)         every symbol of the position table: gross = sum |qty| x mark,
  *                  net = sum qty x mark (mark = mid, or avg_px without a quote),
  *                  pnl = sum realized + unrealized. A symbol whose fills moved

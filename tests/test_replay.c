@@ -35,6 +35,7 @@ struct rparams {
 	uint64_t n_file;            /* records in the file (whole ones) */
 	uint64_t n_pass;            /* records the replay emits per pass (without the too-big ones) */
 	uint64_t spin_ns;           /* sink: busy time every 16 items, to stretch the stream */
+	uint32_t loops;             /* passes the replay makes (recv_ns moves on per pass) */
 };
 
 static struct rparams rp;       /* set before the supervisor forks */
@@ -49,6 +50,14 @@ static uint32_t rec_len(uint64_t i)
 static uint8_t rec_byte(uint64_t i, uint32_t k)
 {
 	return (uint8_t)(i * 31 + k * 7 + 1);
+}
+
+/* The recv_ns the replay stamps on item `item`, record i: the captured time
+ * plus, in pass k, k times the file's span plus 1 ms (feed/replay.h). */
+static uint64_t item_recv_ns(uint64_t item, uint64_t i)
+{
+	uint64_t span = rp.loops > 1 ? (rp.n_file - 1) * rp.gap_ns + 1000000 : 0;
+	return REC_BASE_NS + i * rp.gap_ns + (item - 1) / rp.n_pass * span;
 }
 
 /* File record index of emitted item `item` (from 1). */
@@ -128,7 +137,7 @@ static int rsink_handle(struct stage_ctx *c, const struct msg_hdr *in, uint32_t 
 	uint64_t item = in->seq;
 	uint64_t i = item_record(item);
 	bool ok = item == st->next && in->type == MSG_RAW && m->format == FEED_ITCH50 &&
-		  m->recv_ns == REC_BASE_NS + i * rp.gap_ns && m->len == rec_len(i) && m->source_id == i % 3 &&
+		  m->recv_ns == item_recv_ns(item, i) && m->len == rec_len(i) && m->source_id == i % 3 &&
 		  len == sizeof(*m) + m->len;
 	for (uint32_t k = 0; ok && k < m->len; k++)
 		ok = p[k] == rec_byte(i, k);
@@ -172,7 +181,7 @@ static uint64_t expected_checksum(uint64_t items)
 		uint32_t len = rec_len(i);
 		for (uint32_t k = 0; k < len; k++)
 			buf[k] = rec_byte(i, k);
-		cs = cs * 1000003 + rec_hash(REC_BASE_NS + i * rp.gap_ns, FEED_ITCH50, len, buf);
+		cs = cs * 1000003 + rec_hash(item_recv_ns(item, i), FEED_ITCH50, len, buf);
 	}
 	return cs;
 }
@@ -195,6 +204,7 @@ static void make_config(struct tp_config *cfg, const char *speed, uint32_t loop,
 		    "'replay':{'file':'%s','speed':'%s','loop':%u},"
 		    "'supervisor':{'report':'%s','timer_interval_ms':10%s%s}}",
 		    segname, capfile, speed, loop, report, extra ? "," : "", extra ? extra : "");
+	rp.loops = loop;
 }
 
 struct outcome {
@@ -459,6 +469,7 @@ static void drive_open(struct drive *d, uint32_t loop)
 	assert_int_equal(bring_attach(&d->cons, d->mem, 4096 + (1u << 20), 0), 0);
 	snprintf(d->cfg.replay.file, sizeof(d->cfg.replay.file), "%s", capfile);
 	d->cfg.replay.loop = loop;
+	rp.loops = loop;
 	d->c.def = &replay_stage;
 	d->c.state = &d->st;
 	d->c.stats = &d->stats;
@@ -492,7 +503,7 @@ static void drive_expect(struct drive *d, uint64_t first, uint64_t n)
 		assert_int_equal(bring_read(&d->cons, &p, &len), BRING_OK);
 		const struct msg_raw *m = p;
 		uint64_t i = item_record(item);
-		if (m->hdr.seq != item || m->recv_ns != REC_BASE_NS + i * rp.gap_ns || m->len != rec_len(i))
+		if (m->hdr.seq != item || m->recv_ns != item_recv_ns(item, i) || m->len != rec_len(i))
 			fail_msg("item %llu: seq %llu recv_ns %llu len %u", (unsigned long long)item,
 				 (unsigned long long)m->hdr.seq, (unsigned long long)m->recv_ns, m->len);
 		for (uint32_t k = 0; k < m->len; k++)
