@@ -6,6 +6,9 @@
 #   make bench                build and run the benchmarks (perf/)
 #   make SAN=address,undefined test   sanitizer build in build-address-undefined/
 #   make SAN=thread test-rings        ring/concurrency tests under TSan
+#   make lint                 cppcheck and clang-tidy (tools/lint.sh); non-zero exit on any finding
+#   make chaos [CHAOS_MESSAGES=N]     faults (kill -9, SIGSTOP, monitor kills) during a replay
+#   make soak [SOAK_SECONDS=S]        a looped replay: memory, descriptors, counters over time
 #   make install [PREFIX=/usr/local] [DESTDIR=DIR]   binary, configs, systemd units, docs
 #   make uninstall            removes what install put there
 #   make V=1                  show full command lines
@@ -86,7 +89,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer-no-link,addr
                 -fno-sanitize-recover=all -Wall -Wextra -Werror
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
 
-.PHONY: all test test-rings bench demo demo-live clean deps fuzz install uninstall
+.PHONY: all test test-rings lint bench demo demo-live clean deps fuzz install uninstall chaos soak
 all: $(BUILD)/tickpipe $(BUILD)/tickpipe-bench
 
 deps: $(DEPS_OK)
@@ -131,6 +134,25 @@ test: $(TESTS) $(BUILD)/tickpipe $(BUILD)/tickpipe-bench
 test-rings: $(RING_TESTS)
 	$(Q)set -e; for t in $(RING_TESTS); do \
 		printf '== %s\n' "$$t"; TP_BUILD=$(BUILD) $$t; done
+
+# cppcheck and clang-tidy over all the source (.clang-tidy, tools/cppcheck.supp);
+# non-zero exit on any finding.
+lint: | $(DEPS_OK)
+	$(Q)sh tools/lint.sh
+
+# The chaos test (tests/chaos/chaos.c): CHAOS_MESSAGES messages replayed
+# through one process per stage, undisturbed and then under kill -9,
+# SIGSTOP/SIGCONT and monitor kills; the two outcomes must be identical.
+CHAOS_MESSAGES ?= 2000000
+chaos: $(BUILD)/tests/chaos/chaos $(BUILD)/tickpipe
+	$(Q)TP_BUILD=$(BUILD) CHAOS_MESSAGES=$(CHAOS_MESSAGES) $(BUILD)/tests/chaos/chaos
+
+# The soak test (tests/soak/soak.c): the demo capture looped for SOAK_SECONDS
+# through one process per stage; resident memory, descriptors and counters
+# sampled every second.
+SOAK_SECONDS ?= 1800
+soak: $(BUILD)/tests/soak/soak $(BUILD)/tickpipe
+	$(Q)TP_BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) $(BUILD)/tests/soak/soak
 
 # The demo: the bundled real capture (config/demo/) imported once, then
 # replayed through config/demo.json (grouped on cpus 0 and 1, paper broker,

@@ -601,3 +601,15 @@ void paper_broker(struct paper *pb, struct broker *out)
 	out->ops = &paper_ops;
 	out->self = pb;
 }
+
+uint32_t paper_ids(const struct paper *pb, void (*fn)(void *arg, const char id[BROKER_ID_LEN]), void *arg)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < pb->prm.max_ids; i++) {
+		if (pb->ids[i][0] == '\0')
+			continue;
+		fn(arg, pb->ids[i]);
+		n++;
+	}
+	return n;
+}

@@ -136,4 +136,8 @@ int paper_positions(struct paper *pb, struct broker_position *out, int max);
 /* Counters since init. */
 void paper_get_stats(const struct paper *pb, struct paper_stats *out);
 
+/* Calls fn for every client id the broker has seen (the set behind
+ * DUPLICATE_ID), in table order. Returns how many. */
+uint32_t paper_ids(const struct paper *pb, void (*fn)(void *arg, const char id[BROKER_ID_LEN]), void *arg);
+
 #endif

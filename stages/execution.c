@@ -62,6 +62,14 @@ struct exec_state {
 	uint64_t drain_start_ns;    /* REST: when draining began (drain_timeout_ms) */
 };
 
+struct paper *execution_paper(void *state, const struct market_table *m, const struct symtab *s)
+{
+	const struct exec_state *st = state;
+	if (!st->bytes_paper)
+		return NULL;
+	return paper_attach((uint8_t *)state + st->off_paper, st->bytes_paper, m, s, NULL);
+}
+
 /* Process-local view (pointers into the state region). */
 struct exec_view {
 	struct exec_state *st;

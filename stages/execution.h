@@ -77,4 +77,14 @@ enum exec_reason {
 	EXEC_R_MAX,
 };
 
+struct paper;
+struct market_table;
+struct symtab;
+
+/* The paper broker kept in an execution stage's state region (`state`:
+ * the region after its progress record), attached for this process, or
+ * NULL when the stage has none (a REST broker) or the region is not one.
+ * For tools and tests that look at a stopped pipeline's broker. */
+struct paper *execution_paper(void *state, const struct market_table *m, const struct symtab *s);
+
 #endif

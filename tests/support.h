@@ -128,4 +128,15 @@ pid_t tsup_start(const struct tp_config *cfg);
 /* The same, waiting for a clean exit (status 0 asserted). */
 void tsup_run(const struct tp_config *cfg);
 
+/* An integer from the environment (decimal), or def when unset or empty. */
+uint64_t tsup_env_u64(const char *name, uint64_t def);
+/* CLOCK_MONOTONIC in seconds. */
+double tsup_now_s(void);
+/* Sleeps ms milliseconds (through EINTR). */
+void tsup_sleep_ms(unsigned ms);
+/* GET `path` from 127.0.0.1:port over HTTP/1.0; the whole answer (status line,
+ * headers, body) NUL-terminated into buf. Returns its length, or -1 when the
+ * server could not be reached. */
+long tsup_http_get(int port, const char *path, char *buf, size_t cap);
+
 #endif
