@@ -391,8 +391,11 @@ static void test_chaos(void **state)
 	assert_false(c.j.torn);
 	assert_int_equal(c.j.dup_rejects, 0);
 	assert_int_equal(c.j.finals, c.j.orders);
-	assert_int_equal(c.final_orders, c.submitted);
-	assert_int_equal(c.submitted, c.j.orders);
+	/* Execution's counters agree with the journal, give or take what a kill
+	 * counted twice (counters are not part of the units; state is). */
+	unsigned ex_kills = f.kills[8];            /* stage_names[8]: execution */
+	assert_true(c.submitted >= c.j.orders && c.submitted <= c.j.orders + ex_kills);
+	assert_true(c.final_orders >= c.j.orders && c.final_orders <= c.j.orders + ex_kills);
 	assert_int_equal(c.n_ids, c.j.orders);
 	for (uint32_t i = 1; i < c.n_ids; i++)
 		assert_true(memcmp(c.ids[i - 1], c.ids[i], BROKER_ID_LEN) < 0);    /* sorted, so: no id twice */
