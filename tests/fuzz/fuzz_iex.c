@@ -19,26 +19,14 @@
 
 #include "feed/iex.h"
 #include "feed/pcap.h"
+#include "tests/fuzz/fuzz_decoder.h"
 
 #define FZ_SYMBOLS 4
 
-static uint64_t fz_state[8];
-static struct symtab *fz_symtab;
-static size_t fz_symtab_bytes;
-static uint64_t fz_reasons[DEC_R_MAX];
-
-static void fz_setup(void)
-{
-	struct decoder_limits lim = { FZ_SYMBOLS, 0, 0 };
-	if (!fz_symtab) {
-		fz_symtab_bytes = symtab_bytes(FZ_SYMBOLS + 2);
-		fz_symtab = aligned_alloc(64, (fz_symtab_bytes + 63) & ~(size_t)63);
-		if (!fz_symtab || iex_state_bytes(&lim) > sizeof(fz_state))
-			abort();
-	}
-	if (iex_init(fz_state, sizeof(fz_state), &lim) || symtab_init(fz_symtab, fz_symtab_bytes, FZ_SYMBOLS + 2))
-		abort();
-}
+/* Decoder state and symbol table: fz_decoder_setup() (fuzz_decoder.h). */
+static const struct fz_decoder fz = {
+	.state_bytes = iex_state_bytes, .init = iex_init, .decode = iex_decode, .lim = { FZ_SYMBOLS, 0, 0 },
+};
 
 static bool side_ok(px_t px, qty_t qty)
 {
@@ -138,10 +126,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	fz_setup();
+	fz_decoder_setup(&fz);
 	fz_one(data, size);
 	/* Message blocks, as in an IEX-TP payload. */
-	fz_setup();
+	fz_decoder_setup(&fz);
 	for (size_t off = 0; off < size;) {
 		size_t len = size - off >= 2 ? (size_t)(data[off] | data[off + 1] << 8) : 0;
 		off += size - off >= 2 ? 2 : 1;
@@ -150,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_one(data + off, len);
 		off += len;
 	}
-	fz_setup();
+	fz_decoder_setup(&fz);
 	fz_segment(data, size);
 	fz_frame(PCAP_UDP_LINK_ETHERNET, data, size);
 	fz_frame(PCAP_UDP_LINK_RAW, data, size);
